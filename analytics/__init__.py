@@ -1,0 +1,1 @@
+"""Activity classification and index computation, built on the silver and gold tables."""

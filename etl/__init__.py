@@ -1,0 +1,1 @@
+"""Readers, writers and pure DataFrame transforms of the iiap lakehouse."""

@@ -1,0 +1,120 @@
+"""Landing files -> bronze rows: every delivered record, as text, under canonical field names.
+
+Bronze keeps what arrived (the raw record, the fields the contract does not know,
+the ones it misses, and whether the record parsed at all); it judges nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+
+from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from etl.config import Contract, FeedSpec
+from etl.landing import LandingFile, csv_header, parquet_columns
+from etl.textio import read_lines
+
+MALFORMED = "malformed_record"
+RAW_SCHEMA = T.StructType(
+    [
+        T.StructField("platform_id", T.StringType(), False),
+        T.StructField("source_file", T.StringType(), False),
+        T.StructField("raw_record", T.StringType(), True),
+        T.StructField("fields", T.MapType(T.StringType(), T.StringType(), True), True),
+        T.StructField("parse_error", T.StringType(), True),
+    ]
+)
+_CSV_NULL = "\u0000"  # a field can be empty (""), only a missing token parses as NULL
+
+
+def _file_path() -> Column:
+    return F.col("_metadata.file_path")
+
+
+def _raw_json(spark: SparkSession, paths: list[str], contract: Contract) -> DataFrame:
+    fields = F.from_json(F.col("line"), T.MapType(T.StringType(), T.StringType()))
+    return read_lines(spark, paths, contract.encoding).select(
+        F.lit(contract.platform_id).alias("platform_id"),
+        _file_path().alias("source_file"),
+        F.col("line").alias("raw_record"),
+        fields.alias("fields"),
+        F.when(fields.isNull(), F.lit(MALFORMED)).alias("parse_error"),
+    )
+
+
+def _raw_csv(spark: SparkSession, paths: list[str], contract: Contract, header: list[str]) -> DataFrame:
+    names = [f"c{i}" for i in range(len(header))]
+    schema = ", ".join(f"{n} string" for n in [*names, "_overflow"])
+    parsed = F.from_csv(F.col("line"), schema, {"sep": contract.delimiter, "nullValue": _CSV_NULL, "emptyValue": "", "mode": "PERMISSIVE"})
+    # Too many tokens fill _overflow. Too few: counted by splitting when the line has no
+    # quotes (a quoted field may hold the delimiter); quoted lines are judged by _overflow only.
+    tokens = F.size(F.split(F.col("line"), re.escape(contract.delimiter), -1))
+    wrong_width = F.col("p._overflow").isNotNull() | (~F.col("line").contains('"') & (tokens != len(header)))
+    return (
+        read_lines(spark, paths, contract.encoding)
+        .filter(F.col("line") != F.lit(contract.delimiter.join(header)))
+        .select("line", _file_path().alias("source_file"), parsed.alias("p"))
+        .select(
+            F.lit(contract.platform_id).alias("platform_id"),
+            "source_file",
+            F.col("line").alias("raw_record"),
+            F.when(~wrong_width, F.map_from_arrays(F.array(*[F.lit(h) for h in header]), F.array(*[F.coalesce(F.col(f"p.{n}"), F.lit("")) for n in names]))).alias("fields"),
+            F.when(wrong_width, F.lit(MALFORMED)).alias("parse_error"),
+        )
+    )
+
+
+def _raw_parquet(spark: SparkSession, paths: list[str], contract: Contract, columns: list[str]) -> DataFrame:
+    df = spark.read.parquet(*paths)
+    return df.select(
+        F.lit(contract.platform_id).alias("platform_id"),
+        _file_path().alias("source_file"),
+        F.to_json(F.struct(*[F.col(c) for c in columns])).alias("raw_record"),
+        F.create_map(*[x for c in columns for x in (F.lit(c), F.col(c).cast("string"))]).alias("fields"),
+        F.lit(None).cast("string").alias("parse_error"),
+    )
+
+
+def read_raw(spark: SparkSession, files: list[LandingFile], contract: Contract) -> DataFrame:
+    """Parse one platform's files of one feed; files are grouped by their header or schema."""
+    paths = [f.path for f in files]
+    if contract.format == "jsonl":
+        return _raw_json(spark, paths, contract)
+    sniff = (lambda f: tuple(csv_header(f, contract))) if contract.format == "csv" else (lambda f: tuple(parquet_columns(f)))
+    groups: dict[tuple[str, ...], list[str]] = defaultdict(list)
+    for f in files:
+        groups[sniff(f)].append(f.path)
+    parts = []
+    for columns, group in sorted(groups.items()):
+        if contract.format == "csv":
+            parts.append(_raw_csv(spark, group, contract, list(columns)))
+        else:
+            parts.append(_raw_parquet(spark, group, contract, list(columns)))
+    out = parts[0]
+    for p in parts[1:]:
+        out = out.unionByName(p)
+    return out
+
+
+def to_bronze(raw: DataFrame, contract: Contract, feed: str, spec: FeedSpec) -> DataFrame:
+    """Rename the contract's fields to canonical names (still text) and record missing and unknown fields."""
+    mapping = contract.fields[feed]
+    known = F.array(*[F.lit(src) for src in mapping.values()])
+    fields = F.coalesce(F.col("fields"), F.create_map().cast("map<string,string>"))
+    missing = F.filter(
+        F.array(*[F.when(~F.map_contains_key(fields, mapping[name]), F.lit(name)) for name, f in spec.fields.items() if f.required]),
+        lambda x: x.isNotNull(),
+    )
+    return raw.select(
+        "platform_id",
+        "source_file",
+        F.to_date(F.regexp_extract("source_file", r"/(\d{4}-\d{2}-\d{2})/[^/]+$", 1)).alias("delivery_date"),
+        "raw_record",
+        "parse_error",
+        F.when(F.col("parse_error").isNull(), missing).otherwise(F.array().cast("array<string>")).alias("missing_fields"),
+        F.map_filter(fields, lambda k, v: ~F.array_contains(known, k)).alias("extra_fields"),
+        *[F.col("fields").getItem(src).alias(name) for name, src in mapping.items()],
+    )

@@ -1,0 +1,53 @@
+"""Path-based Delta tables: the few operations the jobs share."""
+
+from __future__ import annotations
+
+from delta.tables import DeltaTable
+from pyspark.sql import DataFrame, SparkSession
+
+
+def exists(spark: SparkSession, path: str) -> bool:
+    return DeltaTable.isDeltaTable(spark, path)
+
+
+def version(spark: SparkSession, path: str) -> int | None:
+    if not exists(spark, path):
+        return None
+    return DeltaTable.forPath(spark, path).history(1).select("version").first()[0]
+
+
+def read(spark: SparkSession, path: str) -> DataFrame:
+    return spark.read.format("delta").load(path)
+
+
+def append(df: DataFrame, path: str, partition_by: tuple[str, ...] = ()) -> None:
+    writer = df.write.format("delta").mode("append")
+    if partition_by:
+        writer = writer.partitionBy(*partition_by)
+    writer.save(path)
+
+
+def overwrite(df: DataFrame, path: str, properties: dict[str, str] | None = None) -> None:
+    writer = df.write.format("delta").mode("overwrite").option("overwriteSchema", "true")
+    for key, value in (properties or {}).items():
+        writer = writer.option(key, value)
+    writer.save(path)
+
+
+def upsert(spark: SparkSession, df: DataFrame, path: str, keys: tuple[str, ...]) -> None:
+    """Insert new keys, replace the rows of existing ones."""
+    if not exists(spark, path):
+        append(df, path)
+        return
+    condition = " AND ".join(f"t.{k} = s.{k}" for k in keys)
+    (DeltaTable.forPath(spark, path).alias("t").merge(df.alias("s"), condition).whenMatchedUpdateAll().whenNotMatchedInsertAll().execute())
+
+
+def restore_or_delete(spark: SparkSession, path: str, to_version: int | None, batch_id: str) -> None:
+    """Undo an unfinished batch: back to the table's version before it, or drop its rows if the table is newer."""
+    if not exists(spark, path):
+        return
+    if to_version is not None:
+        DeltaTable.forPath(spark, path).restoreToVersion(to_version)
+    else:
+        DeltaTable.forPath(spark, path).delete(f"batch_id = '{batch_id}'")

@@ -1,0 +1,43 @@
+"""Lines of text in any encoding, in and out of Spark.
+
+Spark's text source reads and writes UTF-8 only, but platforms deliver GBK too. The
+CSV source does take an encoding, so a CSV source whose separator and quote are
+characters that never occur in a line reads and writes whole lines verbatim. Both
+directions are wrapped here so the trick lives in one place.
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import types as T
+
+_NEVER = "\u0001"  # column separator that no delivered line contains
+_LINE_OPTIONS = {
+    "sep": _NEVER,
+    "quote": "",  # no quoting: the whole line is one value
+    "escape": "",
+    "comment": "",
+    "header": "false",
+    "multiLine": "false",
+    "ignoreLeadingWhiteSpace": "false",
+    "ignoreTrailingWhiteSpace": "false",
+    "nullValue": "\u0000",
+    "emptyValue": "",
+    "lineSep": "\n",
+}
+LINE_SCHEMA = T.StructType([T.StructField("line", T.StringType(), True)])
+
+
+def read_lines(spark: SparkSession, paths: list[str], encoding: str) -> DataFrame:
+    """One row per line (column `line`) plus the hidden `_metadata` column of the file source."""
+    return spark.read.options(**_LINE_OPTIONS, encoding=encoding, mode="PERMISSIVE").schema(LINE_SCHEMA).csv(paths)
+
+
+def write_lines(df: DataFrame, path: str, encoding: str, compression: str, partition_by: list[str]) -> None:
+    """Write the `line` column verbatim, one file per partition directory task."""
+    (
+        df.write.mode("overwrite")
+        .options(**_LINE_OPTIONS, encoding=encoding, compression=compression, quoteAll="false", escapeQuotes="false")
+        .partitionBy(*partition_by)
+        .csv(path)
+    )

@@ -1,0 +1,126 @@
+"""The `iiap` command: one subcommand per batch job."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from etl.config import ConfigError, load_generator, load_settings
+
+console = Console(stderr=True)
+
+
+def _progress():
+    start = time.monotonic()
+
+    def report(message: str) -> None:
+        console.print(f"[dim]{time.monotonic() - start:7.1f}s[/dim] {message}")
+
+    return report
+
+
+def _session(settings, name: str):
+    from etl.spark import build_session
+
+    return build_session(settings, f"iiap-{name}")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--conf", "conf_dir", type=click.Path(file_okay=False, path_type=Path), default=None, help="Configuration folder (default: ./conf).")
+@click.option("--profile", default="local", show_default=True, help="Environment profile in conf/profiles.")
+@click.option("--lakehouse", default=None, help="Lakehouse root (path or URI); overrides conf/pipeline.yaml.")
+@click.option("--landing", default=None, help="Landing root (path or URI); overrides conf/pipeline.yaml.")
+@click.pass_context
+def main(ctx: click.Context, conf_dir: Path | None, profile: str, lakehouse: str | None, landing: str | None) -> None:
+    """iiap: the industrial-internet analytics platform's batch jobs."""
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        ctx.obj = {"settings": load_settings(conf_dir, profile, lakehouse_root=lakehouse, landing_root=landing), "conf_dir": conf_dir}
+    except ConfigError as exc:
+        raise click.ClickException(f"invalid configuration:\n{exc}") from None
+
+
+@main.command()
+@click.option("--scale", type=float, default=0.001, show_default=True, help="1 = about 10.85M enterprises.")
+@click.option("--seed", type=int, default=20200630, show_default=True)
+@click.option("--out", default="data", show_default=True, help="Writes OUT/landing (the deliveries) and OUT/truth (the ground truth).")
+@click.pass_obj
+def generate(obj, scale: float, seed: int, out: str) -> None:
+    """Write what the 34 platforms would deliver, with known faults and the ground truth."""
+    from jobs import generate as job
+
+    if scale <= 0:
+        raise click.BadParameter("must be positive", param_hint="--scale")
+    settings = obj["settings"]
+    try:
+        gen = load_generator(obj["conf_dir"])
+    except ConfigError as exc:
+        raise click.ClickException(f"invalid configuration:\n{exc}") from None
+    spark = _session(settings, "generate")
+    result = job.run(spark, settings, gen, scale, seed, settings.path(out), progress=_progress())
+    m = result.manifest
+    console.print(f"[bold]{m['enterprises']:,}[/bold] enterprises ({m['effective']:,} effective), {result.files:,} files")
+    console.print(f"landing: {result.landing}\ntruth:   {result.truth}/manifest.json")
+
+
+def _print_ingest(result) -> None:
+    table = Table(title=f"batch {result.batch_id}: {result.files} files ({result.unrecognised} unrecognised)")
+    for col in ("feed", "files", "rows read", "inserted", "updated", "quarantined", "duplicates", "reconciled"):
+        table.add_column(col, justify="right" if col not in ("feed",) else "left")
+    for feed, c in result.feeds.items():
+        table.add_row(feed, f"{c.files:,}", f"{c.rows_read:,}", f"{c.new:,}", f"{c.update:,}", f"{c.quarantine:,}", f"{c.duplicates:,}", "yes" if c.reconciled else "NO")
+    Console().print(table)
+
+
+@main.command()
+@click.option("--until", type=click.DateTime(formats=["%Y-%m-%d"]), default=None, help="Only deliveries up to this date (simulates a daily run).")
+@click.option("--recover", is_flag=True, help="Roll back an earlier batch that did not finish, then ingest.")
+@click.pass_obj
+def ingest(obj, until, recover: bool) -> None:
+    """Ingest new landing files into bronze and silver, with quarantine, audit and reconciliation."""
+    from etl.pseudonym import MissingKey
+    from jobs import ingest as job
+
+    settings = obj["settings"]
+    spark = _session(settings, "ingest")
+    try:
+        result = job.run(spark, settings, until.date() if until else None, recover, progress=_progress())
+    except (MissingKey, job.IncompleteBatch, job.ReconciliationError, FileNotFoundError) as exc:
+        raise click.ClickException(str(exc)) from None
+    if result.batch_id is None:
+        console.print("no new files to ingest")
+        return
+    _print_ingest(result)
+    console.print(f"lakehouse: {settings.lakehouse}")
+
+
+@main.command()
+@click.pass_obj
+def reference(obj) -> None:
+    """Load the reference tables (platforms, provinces, sections, sub-industries, apps) into Delta."""
+    from jobs import reference as job
+
+    settings = obj["settings"]
+    for name, state in job.run(_session(settings, "reference"), settings).items():
+        console.print(f"{name}: {state}")
+
+
+@main.command()
+@click.pass_obj
+def setup(obj) -> None:
+    """Fetch Delta Lake's jars from Maven Central into ./jars (once; later runs are offline)."""
+    from etl.jars import fetch
+
+    for path in fetch(obj["settings"].jars):
+        console.print(path)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,275 @@
+"""iiap ingest: new landing files -> bronze -> silver (+ quarantine), reconciled and audited.
+
+Load inputs (landing listing, file manifest, rosters) -> process (parse, conform,
+classify) -> save (bronze, silver, quarantine, enterprise master, audit, manifest).
+A batch is all-or-nothing: its start records every table's version, and an
+unfinished batch is rolled back to them by `--recover`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+
+from pyspark import StorageLevel
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from etl import lake, outcomes, reference
+from etl.bronze import read_raw, to_bronze
+from etl.config import FEED_NAMES, Settings
+from etl.landing import LandingFile, discover
+from etl.master import build_master
+from etl.pseudonym import key_from_env
+from etl.silver import ConformContext, conform_logins, conform_resource_usage, conform_roster, conform_traffic
+from etl.tables import PARTITIONS, QUARANTINE_SCHEMA, Tables
+from jobs import reference as reference_job
+
+log = logging.getLogger("iiap.ingest")
+
+
+class IncompleteBatch(RuntimeError):
+    """An earlier batch started and never committed."""
+
+
+class ReconciliationError(RuntimeError):
+    """Rows read do not equal rows written + quarantined + duplicates."""
+
+
+@dataclass
+class FeedCounts:
+    files: int = 0
+    rows_read: int = 0
+    new: int = 0
+    update: int = 0
+    quarantine: int = 0
+    duplicate_in_batch: int = 0
+    duplicate_existing: int = 0
+
+    @property
+    def duplicates(self) -> int:
+        return self.duplicate_in_batch + self.duplicate_existing
+
+    @property
+    def reconciled(self) -> bool:
+        return self.rows_read == self.new + self.update + self.quarantine + self.duplicates
+
+
+@dataclass
+class IngestResult:
+    batch_id: str | None
+    files: int = 0
+    unrecognised: int = 0
+    feeds: dict[str, FeedCounts] = field(default_factory=dict)
+    tables: dict[str, str] = field(default_factory=dict)
+
+
+BATCH_SCHEMA = T.StructType(
+    [
+        T.StructField("batch_id", T.StringType(), False),
+        T.StructField("status", T.StringType(), False),
+        T.StructField("at", T.TimestampType(), False),
+        T.StructField("files", T.IntegerType(), False),
+        T.StructField("table_versions", T.MapType(T.StringType(), T.LongType()), True),
+    ]
+)
+MANIFEST_SCHEMA = T.StructType(
+    [
+        T.StructField("path", T.StringType(), False),
+        T.StructField("relative_path", T.StringType(), False),
+        T.StructField("platform_id", T.StringType(), True),
+        T.StructField("feed", T.StringType(), True),
+        T.StructField("delivery_date", T.DateType(), True),
+        T.StructField("size_bytes", T.LongType(), False),
+        T.StructField("mtime_ms", T.LongType(), False),
+        T.StructField("status", T.StringType(), False),
+        T.StructField("batch_id", T.StringType(), False),
+        T.StructField("ingested_at", T.TimestampType(), False),
+    ]
+)
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
+
+
+def _batch_id(files: list[LandingFile], at: datetime) -> str:
+    digest = hashlib.sha256("\n".join(f"{f.path}|{f.size}|{f.mtime_ms}" for f in files).encode()).hexdigest()[:8]
+    return f"{at:%Y%m%dT%H%M%SZ}-{digest}"
+
+
+def _incomplete(spark: SparkSession, tables: Tables) -> list:
+    if not lake.exists(spark, tables.batches):
+        return []
+    b = lake.read(spark, tables.batches)
+    done = b.filter("status = 'committed'").select("batch_id")
+    return b.filter("status = 'started'").join(done, on="batch_id", how="left_anti").collect()
+
+
+def recover(spark: SparkSession, tables: Tables) -> list[str]:
+    """Roll every unfinished batch's tables back to the versions recorded when it started."""
+    undone = []
+    for row in _incomplete(spark, tables):
+        versions = row["table_versions"] or {}
+        for path in tables.written_by_ingest():
+            lake.restore_or_delete(spark, path, versions.get(path), row["batch_id"])
+        lake.append(spark.createDataFrame([(row["batch_id"], "rolled_back", _now(), row["files"], None)], BATCH_SCHEMA), tables.batches)
+        lake.append(spark.createDataFrame([(row["batch_id"], "committed", _now(), 0, None)], BATCH_SCHEMA), tables.batches)
+        undone.append(row["batch_id"])
+    return undone
+
+
+def _ingested_paths(spark: SparkSession, tables: Tables) -> set[tuple[str, int, int]]:
+    if not lake.exists(spark, tables.manifest):
+        return set()
+    return {(r.path, r.size_bytes, r.mtime_ms) for r in lake.read(spark, tables.manifest).select("path", "size_bytes", "mtime_ms").collect()}
+
+
+def _conform(feed: str, bronze: DataFrame, roster: DataFrame | None, ctx: ConformContext, key: bytes) -> DataFrame:
+    if feed == "roster":
+        return conform_roster(bronze, ctx)
+    if feed == "logins":
+        return conform_logins(bronze, roster, ctx, key)
+    if feed == "resource_usage":
+        return conform_resource_usage(bronze, roster, ctx)
+    return conform_traffic(bronze, roster, ctx)
+
+
+def _count_by_platform(spark: SparkSession, path: str, batch_id: str) -> dict[str, int]:
+    if not lake.exists(spark, path):
+        return {}
+    rows = lake.read(spark, path).filter(F.col("batch_id") == batch_id).groupBy("platform_id").count().collect()
+    return {r.platform_id: r["count"] for r in rows}
+
+
+def run(spark: SparkSession, settings: Settings, until: date | None = None, recover_incomplete: bool = False, progress=lambda msg: None) -> IngestResult:
+    tables = Tables(settings)
+    key = key_from_env(settings.pipeline.ingest.pseudonym_key_env)
+
+    # --- load inputs ---------------------------------------------------------------------------
+    incomplete = _incomplete(spark, tables)
+    if incomplete and not recover_incomplete:
+        ids = ", ".join(f"{r['batch_id']} (started {r['at']})" for r in incomplete)
+        raise IncompleteBatch(f"batch {ids} did not finish; if no other ingest is running, rerun with --recover to roll it back")
+    if incomplete:
+        progress(f"rolled back unfinished batches: {', '.join(recover(spark, tables))}")
+    progress(f"listing {settings.landing}")
+    seen = _ingested_paths(spark, tables)
+    files = [
+        f
+        for f in discover(settings.landing, settings.pipeline.ingest.landing_pattern, settings.contracts, FEED_NAMES)
+        if (f.path, f.size, f.mtime_ms) not in seen and (until is None or f.delivery_date is None or f.delivery_date <= until)
+    ]
+    if not files:
+        progress("no new files: nothing to do")
+        return IngestResult(batch_id=None)
+    started = _now()
+    batch_id = _batch_id(files, started)
+    versions = {path: lake.version(spark, path) for path in tables.written_by_ingest()}
+    lake.append(spark.createDataFrame([(batch_id, "started", started, len(files), {k: v for k, v in versions.items() if v is not None})], BATCH_SCHEMA), tables.batches)
+    progress(f"batch {batch_id}: {len(files)} new files")
+    reference_job.run(spark, settings)
+    ref = settings.reference_dir
+    ctx = ConformContext(
+        pipeline=settings.pipeline,
+        feeds=settings.feeds,
+        contracts=settings.contracts,
+        sections={r["section_code"]: r["name_zh"] for r in reference.rows(ref, "sections")},
+        sub_industries={r["sub_industry_id"]: r["name_zh"] for r in reference.rows(ref, "sub_industries")},
+    )
+    readable = [f for f in files if f.problem is None]
+    unrecognised = [f for f in files if f.problem is not None]
+    by_feed: dict[str, dict[str, list[LandingFile]]] = defaultdict(lambda: defaultdict(list))
+    for f in readable:
+        by_feed[f.feed][f.platform_id].append(f)
+    result = IngestResult(batch_id=batch_id, files=len(files), unrecognised=len(unrecognised))
+    audit_rows = []
+    lineage = [F.lit(batch_id).alias("batch_id"), F.lit(started).alias("ingested_at")]
+
+    # --- process and save, feed by feed (rosters first: the logs resolve tenants through them) ---
+    for i, feed in enumerate(FEED_NAMES, start=1):
+        platforms = by_feed.get(feed, {})
+        counts = FeedCounts(files=sum(len(v) for v in platforms.values()))
+        result.feeds[feed] = counts
+        if not platforms:
+            continue
+        progress(f"[{i}/{len(FEED_NAMES)}] {feed}: reading {counts.files} files from {len(platforms)} platforms")
+        spec = settings.feeds.feeds[feed]
+        parts = [to_bronze(read_raw(spark, fs, settings.contracts[pid]), settings.contracts[pid], feed, spec) for pid, fs in sorted(platforms.items())]
+        bronze = parts[0]
+        for p in parts[1:]:
+            bronze = bronze.unionByName(p)
+        lake.append(bronze.select(*lineage, "*"), tables.bronze(feed), PARTITIONS["bronze"])
+
+        progress(f"[{i}/{len(FEED_NAMES)}] {feed}: conforming to silver")
+        batch_rows = lake.read(spark, tables.bronze(feed)).filter(F.col("batch_id") == batch_id)
+        roster = lake.read(spark, tables.silver("roster")) if feed != "roster" and lake.exists(spark, tables.silver("roster")) else None
+        if feed != "roster" and roster is None:
+            roster = spark.createDataFrame([], "platform_id string, tenant_id string, credit_code string")
+        silver_path = tables.silver(feed)
+        existing = lake.read(spark, silver_path) if lake.exists(spark, silver_path) else None
+        flagged = outcomes.classify(_conform(feed, batch_rows, roster, ctx, key), existing, spec.on_existing).persist(StorageLevel.MEMORY_AND_DISK)
+        by_platform = outcomes.count_outcomes(flagged)
+
+        quarantined = flagged.filter(F.col("outcome") == outcomes.QUARANTINE).select(
+            "batch_id", F.lit(feed).alias("feed"), "platform_id", "source_file", "delivery_date", "raw_record", "reason_code", "reason_detail", F.lit(started).alias("quarantined_at")
+        )
+        lake.append(quarantined, tables.quarantine)
+        keep = flagged.filter(F.col("outcome").isin(outcomes.NEW, outcomes.UPDATE)).drop("outcome", "duplicate_of", "reason_code", "reason_detail", "raw_record")
+        if feed == "roster":
+            lake.upsert(spark, keep, silver_path, ("platform_id", "tenant_id"))
+        else:
+            lake.append(keep, silver_path, PARTITIONS["silver"])
+        flagged.unpersist()
+
+        # counts re-read from the written tables, so a lost or doubled write cannot reconcile
+        written = _count_by_platform(spark, silver_path, batch_id)
+        parked = {
+            r.platform_id: r["count"]
+            for r in lake.read(spark, tables.quarantine).filter((F.col("batch_id") == batch_id) & (F.col("feed") == feed)).groupBy("platform_id").count().collect()
+        }
+        for pid, c in sorted(by_platform.items()):
+            inserted = written.get(pid, 0) - c[outcomes.UPDATE]
+            quarantined = parked.get(pid, 0)
+            counts.rows_read += c["rows_read"]
+            counts.new += inserted
+            counts.update += c[outcomes.UPDATE]
+            counts.quarantine += quarantined
+            counts.duplicate_in_batch += c[outcomes.DUP_IN_BATCH]
+            counts.duplicate_existing += c[outcomes.DUP_EXISTING]
+            ok = c["rows_read"] == inserted + c[outcomes.UPDATE] + quarantined + c[outcomes.DUP_IN_BATCH] + c[outcomes.DUP_EXISTING]
+            audit_rows.append(
+                (batch_id, feed, pid, len(platforms.get(pid, [])), c["rows_read"], inserted, c[outcomes.UPDATE], quarantined,
+                 c[outcomes.DUP_IN_BATCH], c[outcomes.DUP_EXISTING], ok, started, _now())
+            )
+        if not counts.reconciled:
+            raise ReconciliationError(
+                f"batch {batch_id} feed {feed}: read {counts.rows_read} rows but wrote {counts.new + counts.update} to silver, "
+                f"{counts.quarantine} to quarantine and removed {counts.duplicates} duplicates; the batch stays uncommitted (run ingest --recover)"
+            )
+
+    # --- save: files that fit no contract, master, audit, manifest, commit -----------------------
+    if unrecognised:
+        rows = [(batch_id, f.feed, f.platform_id, f.path, f.delivery_date, None, "unrecognised_file", f.problem, started) for f in unrecognised]
+        lake.append(spark.createDataFrame(rows, QUARANTINE_SCHEMA), tables.quarantine)
+    if result.feeds.get("roster") and (result.feeds["roster"].new or result.feeds["roster"].update):
+        progress("rebuilding the enterprise master")
+        provinces = reference.to_dataframe(spark, settings.reference_dir, "provinces")
+        lake.overwrite(build_master(lake.read(spark, tables.silver("roster")), provinces), tables.master)
+    audit_schema = (
+        "batch_id string, feed string, platform_id string, files int, rows_read long, inserted long, updated long, quarantined long, "
+        "duplicates_in_batch long, duplicates_existing long, reconciled boolean, started_at timestamp, finished_at timestamp"
+    )
+    if audit_rows:
+        lake.append(spark.createDataFrame(audit_rows, audit_schema), tables.audit)
+    manifest = [
+        (f.path, f.relative, f.platform_id, f.feed, f.delivery_date, f.size, f.mtime_ms, "ingested" if f.problem is None else "unrecognised", batch_id, started) for f in files
+    ]
+    lake.append(spark.createDataFrame(manifest, MANIFEST_SCHEMA), tables.manifest)
+    lake.append(spark.createDataFrame([(batch_id, "committed", _now(), len(files), None)], BATCH_SCHEMA), tables.batches)
+    result.tables = {name: path for name, path in (("bronze", tables.bronze("")), ("silver", tables.silver("")), ("quarantine", tables.quarantine), ("audit", tables.audit))}
+    return result

@@ -1,0 +1,1 @@
+"""Data quality (Great Expectations suites, gates, Data Docs): see issue 'Data quality with Great Expectations'."""
