@@ -1,0 +1,38 @@
+# Two commands for a fresh machine: `make demo` and `make test`. Both set themselves up.
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+PY := $(VENV)/bin/python
+DEMO_SCALE ?= 0.001
+DEMO_SEED ?= 20200630
+# Demo-only pseudonymisation key; real runs take theirs from the environment.
+DEMO_KEY ?= demo-only-key-not-a-secret-0000
+
+.PHONY: setup demo test clean-demo
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(VENV)/.synced: $(UV) pyproject.toml uv.lock
+	UV_PYTHON_DOWNLOADS=never $(UV) sync --frozen --python $(PYTHON)
+	touch $@
+
+jars/resolved.json: $(VENV)/.synced conf/jars.yaml
+	$(PY) -m etl.jars
+
+setup: $(VENV)/.synced jars/resolved.json
+
+demo: setup
+	rm -rf data lakehouse
+	$(PY) -m jobs generate --scale $(DEMO_SCALE) --seed $(DEMO_SEED) --out data
+	IIAP_PSEUDONYM_KEY=$${IIAP_PSEUDONYM_KEY:-$(DEMO_KEY)} $(PY) -m jobs ingest
+	@echo "landing files: data/landing   ground truth: data/truth/manifest.json   lakehouse: lakehouse/"
+
+test: setup
+	$(PY) -m pytest
+
+clean-demo:
+	rm -rf data lakehouse

@@ -1,0 +1,103 @@
+"""Generate a tiny national feed once, then ingest it: one shot, again (idempotent), and in two batches."""
+
+import json
+from datetime import date
+
+import pytest
+from pyspark.sql import functions as F
+from pyspark.testing import assertDataFrameEqual
+
+from etl import lake
+from etl.config import FEED_NAMES, load_generator
+from etl.tables import Tables
+from jobs import generate, ingest
+
+pytestmark = pytest.mark.e2e
+SCALE, SEED = 0.0003, 11
+
+
+@pytest.fixture(scope="session")
+def generated(spark, settings, tmp_path_factory):
+    out = tmp_path_factory.mktemp("feeds")
+    result = generate.run(spark, settings, load_generator(), SCALE, SEED, str(out))
+    return result
+
+
+def _settings_for(settings, lakehouse, landing):
+    return settings.model_copy(update={"pipeline": settings.pipeline.model_copy(update={"lakehouse_root": str(lakehouse), "landing_root": landing})})
+
+
+@pytest.fixture(scope="session")
+def one_shot(spark, settings, generated, tmp_path_factory):
+    s = _settings_for(settings, tmp_path_factory.mktemp("lake_one"), generated.landing)
+    return s, ingest.run(spark, s)
+
+
+def test_manifest_matches_what_was_written(generated):
+    m = json.loads(open(f"{generated.truth}/manifest.json").read())
+    assert m["enterprises"] == round(10_850_000 * SCALE)
+    assert m["effective"] == round(1_619_865 * SCALE)
+    assert m["files"] == generated.files
+    assert len(m["file_faults"]["redelivered"]) == 3
+    assert len(m["file_faults"]["renamed_column"]) == 1
+    assert len(m["file_faults"]["extra_column"]) == 1
+
+
+def test_every_injected_fault_is_found_with_its_exact_count(spark, one_shot, generated):
+    s, result = one_shot
+    truth = json.loads(open(f"{generated.truth}/manifest.json").read())["feeds"]
+    q = lake.read(spark, Tables(s).quarantine).groupBy("feed", "reason_code").count().collect()
+    found: dict[str, dict[str, int]] = {}
+    for r in q:
+        found.setdefault(r.feed, {})[r.reason_code] = r["count"]
+    for feed in FEED_NAMES:
+        assert found.get(feed, {}) == truth[feed]["quarantine"], feed
+        counts = result.feeds[feed]
+        assert counts.rows_read == truth[feed]["rows_delivered"], feed
+        assert counts.new == truth[feed]["silver"], feed
+        assert counts.duplicates == truth[feed]["duplicates"], feed
+        assert counts.reconciled
+    # every fault class of the generator shows up at least once at this scale
+    reasons = {reason for feed in truth.values() for reason in feed["quarantine"]}
+    assert reasons >= {"malformed_record", "missing_field", "unexpected_field", "invalid_credit_code", "unknown_tenant", "invalid_timestamp",
+                       "timestamp_out_of_window", "timestamp_in_future", "invalid_number", "negative_value", "implausible_value"}
+
+
+def test_silver_tables_are_canonical(spark, one_shot):
+    s, _ = one_shot
+    t = Tables(s)
+    logins = lake.read(spark, t.silver("logins"))
+    assert logins.filter(F.col("user_key").rlike("^[0-9a-f]{64}$")).count() == logins.count()
+    assert logins.filter(F.col("credit_code").isNull()).count() == 0
+    assert logins.select(F.min("event_date"), F.max("event_date")).first() == (date(2020, 6, 1), date(2020, 6, 30))
+    usage = lake.read(spark, t.silver("resource_usage"))
+    assert {r.resource_kind: r.unit for r in usage.select("resource_kind", "unit").distinct().collect()} == {"compute": "core_hours", "storage": "bytes", "app_session": "count"}
+    master = lake.read(spark, t.master)
+    roster = lake.read(spark, t.silver("roster"))
+    assert master.count() == roster.select("credit_code").distinct().count()
+    assert master.filter(F.col("province_code") != F.substring("credit_code", 3, 2)).count() == 0
+    audit = lake.read(spark, t.audit)
+    assert audit.filter(~F.col("reconciled")).count() == 0
+
+
+def test_second_run_changes_nothing(spark, one_shot):
+    s, _ = one_shot
+    t = Tables(s)
+    before = {p: lake.version(spark, p) for p in t.written_by_ingest()}
+    again = ingest.run(spark, s)
+    assert again.batch_id is None
+    assert {p: lake.version(spark, p) for p in t.written_by_ingest()} == before
+
+
+def test_incremental_batches_equal_one_shot(spark, settings, one_shot, generated, tmp_path_factory):
+    s_one, _ = one_shot
+    s = _settings_for(settings, tmp_path_factory.mktemp("lake_incr"), generated.landing)
+    first = ingest.run(spark, s, until=date(2020, 6, 15))
+    second = ingest.run(spark, s)
+    assert first.batch_id and second.batch_id and first.batch_id != second.batch_id
+    assert second.feeds["roster"].files == 0
+    for feed in FEED_NAMES:
+        cols = [c for c in lake.read(spark, Tables(s).silver(feed)).columns if c not in ("batch_id", "ingested_at", "source_file")]
+        assertDataFrameEqual(lake.read(spark, Tables(s).silver(feed)).select(cols), lake.read(spark, Tables(s_one).silver(feed)).select(cols))
+    q = lambda st: lake.read(spark, Tables(st).quarantine).select("feed", "reason_code", "raw_record")
+    assertDataFrameEqual(q(s), q(s_one))
