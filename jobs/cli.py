@@ -76,7 +76,7 @@ def _print_ingest(result) -> None:
         table.add_column(col, justify="right" if col not in ("feed",) else "left")
     for feed, c in result.feeds.items():
         table.add_row(feed, f"{c.files:,}", f"{c.rows_read:,}", f"{c.new:,}", f"{c.update:,}", f"{c.quarantine:,}", f"{c.duplicates:,}", "yes" if c.reconciled else "NO")
-    Console().print(table)
+    Console(width=max(Console().width, 110)).print(table)
 
 
 @main.command()
