@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from datetime import date
 from pathlib import Path
 
 import click

@@ -7,10 +7,8 @@ Load inputs (conf, reference data) -> process (enterprises, activity, faults, di
 from __future__ import annotations
 
 import json
-import logging
 from dataclasses import dataclass
 from datetime import timedelta
-from pathlib import Path
 
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
@@ -21,7 +19,6 @@ from etl.config import FEED_NAMES, LOG_FEEDS, Generator, Settings
 from etl.synthetic import activity, dialects, faults, landing, population
 from etl.textio import write_lines
 
-log = logging.getLogger("iiap.generate")
 
 
 @dataclass(frozen=True)
@@ -74,7 +71,7 @@ def run(spark: SparkSession, settings: Settings, gen: Generator, scale: float, s
     ents = population.enterprises(spark, gen, provinces, scale, seed).persist(StorageLevel.MEMORY_AND_DISK)
     members = population.memberships(ents, gen, prefixes, seed, window.start - timedelta(days=2))
     days = activity.enterprise_days(ents, gen, window, seed)
-    propensity = population.specialised_propensity(gen, {})
+    propensity = population.specialised_propensity(gen)
     canonical = {
         "roster": activity.roster(members, window),
         "logins": _with_log_keys(activity.logins(days, gen, gen.channels, seed), prefixes, weekly).withColumn("user_id", F.concat_ws("-", "tenant_id", "user_suffix")),
@@ -112,7 +109,7 @@ def run(spark: SparkSession, settings: Settings, gen: Generator, scale: float, s
                 F.lit(1).alias("ord"),
                 "rid",
                 "copy",
-                dialects.render_text(feed_rows, renderers, drift_by_feed[feed]).alias("line"),
+                dialects.render_text(renderers, drift_by_feed[feed]).alias("line"),
             )
             lines = data if lines is None else lines.unionByName(data)
             csv_ids = [p for p in platform_ids if contracts[p].format == "csv"]

@@ -9,7 +9,6 @@ unfinished batch is rolled back to them by `--recover`.
 from __future__ import annotations
 
 import hashlib
-import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
@@ -29,7 +28,6 @@ from etl.silver import ConformContext, conform_logins, conform_resource_usage, c
 from etl.tables import PARTITIONS, QUARANTINE_SCHEMA, Tables
 from jobs import reference as reference_job
 
-log = logging.getLogger("iiap.ingest")
 
 
 class IncompleteBatch(RuntimeError):

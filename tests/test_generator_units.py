@@ -21,7 +21,7 @@ def test_quotas_scale_and_reject_nonsense():
 
 
 def test_specialised_propensity_peaks_at_one():
-    p = specialised_propensity(load_generator(), {})
+    p = specialised_propensity(load_generator())
     assert max(p.values()) == 1.0
     assert len(p) == 22
 

@@ -116,7 +116,7 @@ class Renderer:
         return self.contract.delimiter.join(self.names(drift))
 
 
-def render_text(rows: DataFrame, renderers: dict[str, Renderer], drift_platforms: dict[str, set[str]]) -> Column:
+def render_text(renderers: dict[str, Renderer], drift_platforms: dict[str, set[str]]) -> Column:
     """CASE over platforms: the line each text-format platform writes for a row."""
     expr = None
     for pid, r in sorted(renderers.items()):

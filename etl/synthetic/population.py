@@ -63,7 +63,7 @@ def _permutation_prime(n: int) -> int:
     return next(p for p in _PERMUTATION_PRIMES if n % p != 0)
 
 
-def specialised_propensity(gen: Generator, sub_industry_sections: dict[str, str | None]) -> dict[str, float]:
+def specialised_propensity(gen: Generator) -> dict[str, float]:
     """Per-enterprise chance of specialised-app use, so expected totals follow the targets."""
     sections = gen.section_weights
     total = sum(sections.values())
