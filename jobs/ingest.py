@@ -47,6 +47,7 @@ class FeedCounts:
     quarantine: int = 0
     duplicate_in_batch: int = 0
     duplicate_existing: int = 0
+    split_mismatch: int = 0  # platforms whose classified rows differ from their bronze rows
 
     @property
     def duplicates(self) -> int:
@@ -54,7 +55,7 @@ class FeedCounts:
 
     @property
     def reconciled(self) -> bool:
-        return self.rows_read == self.new + self.update + self.quarantine + self.duplicates
+        return self.split_mismatch == 0 and self.rows_read == self.new + self.update + self.quarantine + self.duplicates
 
 
 @dataclass
@@ -205,6 +206,7 @@ def run(spark: SparkSession, settings: Settings, until: date | None = None, reco
 
         progress(f"[{i}/{len(FEED_NAMES)}] {feed}: conforming to silver")
         batch_rows = lake.read(spark, tables.bronze(feed)).filter(F.col("batch_id") == batch_id)
+        landed = _count_by_platform(spark, tables.bronze(feed), batch_id)
         roster = lake.read(spark, tables.silver("roster")) if feed != "roster" and lake.exists(spark, tables.silver("roster")) else None
         if feed != "roster" and roster is None:
             roster = spark.createDataFrame([], "platform_id string, tenant_id string, credit_code string")
@@ -230,24 +232,31 @@ def run(spark: SparkSession, settings: Settings, until: date | None = None, reco
             r.platform_id: r["count"]
             for r in lake.read(spark, tables.quarantine).filter((F.col("batch_id") == batch_id) & (F.col("feed") == feed)).groupBy("platform_id").count().collect()
         }
-        for pid, c in sorted(by_platform.items()):
+        empty = dict.fromkeys(("rows_read", outcomes.NEW, outcomes.UPDATE, outcomes.QUARANTINE, outcomes.DUP_IN_BATCH, outcomes.DUP_EXISTING), 0)
+        for pid in sorted(set(landed) | set(by_platform)):
+            c = by_platform.get(pid, empty)
             inserted = written.get(pid, 0) - c[outcomes.UPDATE]
             quarantined = parked.get(pid, 0)
-            counts.rows_read += c["rows_read"]
+            # rows read are the bronze rows of the batch; a row lost or multiplied on the way to the split cannot reconcile
+            read = landed.get(pid, 0)
+            counts.rows_read += read
             counts.new += inserted
             counts.update += c[outcomes.UPDATE]
             counts.quarantine += quarantined
             counts.duplicate_in_batch += c[outcomes.DUP_IN_BATCH]
             counts.duplicate_existing += c[outcomes.DUP_EXISTING]
-            ok = c["rows_read"] == inserted + c[outcomes.UPDATE] + quarantined + c[outcomes.DUP_IN_BATCH] + c[outcomes.DUP_EXISTING]
+            ok = read == c["rows_read"] == inserted + c[outcomes.UPDATE] + quarantined + c[outcomes.DUP_IN_BATCH] + c[outcomes.DUP_EXISTING]
+            counts.split_mismatch += read != c["rows_read"]
             audit_rows.append(
-                (batch_id, feed, pid, len(platforms.get(pid, [])), c["rows_read"], inserted, c[outcomes.UPDATE], quarantined,
+                (batch_id, feed, pid, len(platforms.get(pid, [])), read, inserted, c[outcomes.UPDATE], quarantined,
                  c[outcomes.DUP_IN_BATCH], c[outcomes.DUP_EXISTING], ok, started, _now())
             )
         if not counts.reconciled:
             raise ReconciliationError(
                 f"batch {batch_id} feed {feed}: read {counts.rows_read} rows but wrote {counts.new + counts.update} to silver, "
-                f"{counts.quarantine} to quarantine and removed {counts.duplicates} duplicates; the batch stays uncommitted (run ingest --recover)"
+                f"{counts.quarantine} to quarantine and removed {counts.duplicates} duplicates"
+                f"{f' ({counts.split_mismatch} platforms lost or multiplied rows after bronze)' if counts.split_mismatch else ''}; "
+                "the batch stays uncommitted (run ingest --recover)"
             )
 
     # --- save: files that fit no contract, master, audit, manifest, commit -----------------------

@@ -101,3 +101,28 @@ def test_incremental_batches_equal_one_shot(spark, settings, one_shot, generated
         assertDataFrameEqual(lake.read(spark, Tables(s).silver(feed)).select(cols), lake.read(spark, Tables(s_one).silver(feed)).select(cols))
     q = lambda st: lake.read(spark, Tables(st).quarantine).select("feed", "reason_code", "raw_record")
     assertDataFrameEqual(q(s), q(s_one))
+
+
+def test_unreconciled_batch_stops_uncommitted_and_recover_rolls_it_back(spark, settings, one_shot, generated, tmp_path_factory, monkeypatch):
+    s_one, _ = one_shot
+    s = _settings_for(settings, tmp_path_factory.mktemp("lake_broken"), generated.landing)
+    t = Tables(s)
+    real_classify = ingest.outcomes.classify
+
+    def multiplying(conformed, existing, on_existing):
+        flagged = real_classify(conformed, existing, on_existing)
+        return flagged.unionByName(flagged.limit(1))  # a fan-out bug: one row counted twice
+
+    monkeypatch.setattr(ingest.outcomes, "classify", multiplying)
+    with pytest.raises(ingest.ReconciliationError, match=r"feed roster: .*\(1 platforms lost or multiplied rows after bronze\)"):
+        ingest.run(spark, s)
+    monkeypatch.setattr(ingest.outcomes, "classify", real_classify)
+    assert not lake.exists(spark, t.manifest)  # nothing was committed
+    with pytest.raises(ingest.IncompleteBatch, match="rerun with --recover"):
+        ingest.run(spark, s)
+    recovered = ingest.run(spark, s, recover_incomplete=True)
+    assert all(c.reconciled for c in recovered.feeds.values())
+    for feed in FEED_NAMES:
+        cols = [c for c in lake.read(spark, t.silver(feed)).columns if c not in ("batch_id", "ingested_at", "source_file")]
+        assertDataFrameEqual(lake.read(spark, t.silver(feed)).select(cols), lake.read(spark, Tables(s_one).silver(feed)).select(cols))
+    assert lake.read(spark, t.bronze("roster")).count() == lake.read(spark, Tables(s_one).bronze("roster")).count()
