@@ -226,6 +226,9 @@ class Contract(_Frozen):
 class Profile(_Frozen):
     master: str | None
     spark_conf: dict[str, str]
+    # Independent Spark jobs the driver submits at once (many small partitioned writes are
+    # bound by per-file overhead, not by cores).
+    concurrent_jobs: int = Field(ge=1)
 
 
 class Jars(_Frozen):

@@ -25,10 +25,10 @@ def _progress():
     return report
 
 
-def _session(settings, name: str):
+def _session(settings, name: str, extra_conf: dict[str, str] | None = None):
     from etl.spark import build_session
 
-    return build_session(settings, f"iiap-{name}")
+    return build_session(settings, f"iiap-{name}", extra_conf)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -62,7 +62,7 @@ def generate(obj, scale: float, seed: int, out: str) -> None:
         gen = load_generator(obj["conf_dir"])
     except ConfigError as exc:
         raise click.ClickException(f"invalid configuration:\n{exc}") from None
-    spark = _session(settings, "generate")
+    spark = _session(settings, "generate", job.SESSION_CONF)
     result = job.run(spark, settings, gen, scale, seed, settings.path(out), progress=_progress())
     m = result.manifest
     console.print(f"[bold]{m['enterprises']:,}[/bold] enterprises ({m['effective']:,} effective), {result.files:,} files")

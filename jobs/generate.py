@@ -7,8 +7,11 @@ Load inputs (conf, reference data) -> process (enterprises, activity, faults, di
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import reduce
 
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
@@ -19,6 +22,13 @@ from etl.config import FEED_NAMES, LOG_FEEDS, Generator, Settings
 from etl.synthetic import activity, dialects, faults, landing, population
 from etl.textio import write_lines
 
+# The generator's Spark output is staging that is moved into the landing layout at once:
+# Hadoop's checksum sidecar files and dynamic partition overwrite only add per-file cost.
+SESSION_CONF = {
+    "spark.sql.sources.partitionOverwriteMode": "static",
+    "spark.hadoop.fs.file.impl": "org.apache.hadoop.fs.RawLocalFileSystem",
+    "spark.hadoop.fs.file.impl.disable.cache": "true",
+}
 
 
 @dataclass(frozen=True)
@@ -35,12 +45,13 @@ def _with_log_keys(rows: DataFrame, prefixes: dict[str, str], weekly: list[str])
     return rows.withColumn("tenant_id", population.tenant_id_of(prefixes)).withColumn("delivery_date", delivery)
 
 
+def _union(frames: list[DataFrame]) -> DataFrame:
+    return reduce(DataFrame.unionByName, frames)
+
+
 def _deliveries(rows: dict[str, DataFrame]) -> list[faults.Delivery]:
-    union = None
-    for feed in LOG_FEEDS:
-        d = rows[feed].select("platform_id", F.lit(feed).alias("feed"), F.col("delivery_date").cast("string").alias("delivery_date")).distinct()
-        union = d if union is None else union.unionByName(d)
-    return [faults.Delivery(r.platform_id, r.feed, r.delivery_date) for r in union.collect()]
+    union = _union([rows[feed].select("platform_id", F.lit(feed).alias("feed"), F.col("delivery_date").cast("string").alias("delivery_date")) for feed in LOG_FEEDS])
+    return [faults.Delivery(r.platform_id, r.feed, r.delivery_date) for r in union.distinct().collect()]
 
 
 def run(spark: SparkSession, settings: Settings, gen: Generator, scale: float, seed: int, out: str, progress=lambda msg: None) -> GenerateResult:
@@ -135,30 +146,43 @@ def run(spark: SparkSession, settings: Settings, gen: Generator, scale: float, s
     landing_dir, truth_dir, staging = f"{out_root}/landing", f"{out_root}/truth", f"{out_root}/_staging"
     extension = {p: c.file_extension() for p, c in contracts.items()}
     keys = ["platform_id", "feed", "delivery_date", "part"]
+    writes: dict[str, Callable[[], list[str]]] = {}
     groups = sorted({(c.encoding, c.compression) for c in contracts.values() if c.format != "parquet"})
-    moved: list[str] = []
     for i, (encoding, compression) in enumerate(groups, start=1):
         members_of_group = sorted(p for p, c in contracts.items() if c.format != "parquet" and (c.encoding, c.compression) == (encoding, compression))
-        progress(f"writing text deliveries {i}/{len(groups)} ({encoding}, {compression}: {len(members_of_group)} platforms)")
-        group_lines = (
-            lines_of(members_of_group).repartition(*keys).sortWithinPartitions(*keys, "ord", "rid", "copy").select("line", *keys)
-        )
-        write_lines(group_lines, f"{staging}/text{i}", encoding, compression, keys)
-        moved += landing.move_partitioned(f"{staging}/text{i}", landing_dir, extension)
+
+        def write_text(i=i, encoding=encoding, compression=compression, platform_ids=members_of_group) -> list[str]:
+            group_lines = lines_of(platform_ids).repartition(*keys).sortWithinPartitions(*keys, "ord", "rid", "copy").select("line", *keys)
+            write_lines(group_lines, f"{staging}/text{i}", encoding, compression, keys)
+            return landing.move_partitioned(f"{staging}/text{i}", landing_dir, extension)
+
+        writes[f"text deliveries ({encoding}, {compression}: {len(members_of_group)} platforms)"] = write_text
     for pid in sorted(p for p, c in contracts.items() if c.format == "parquet"):
         for feed in FEED_NAMES:
-            progress(f"writing parquet deliveries of {pid} {feed}")
-            r = dialects.Renderer(settings.feeds, contracts[pid], feed, sections_zh, subs_zh)
-            frame = dialects.render_parquet(rows[feed].filter(F.col("platform_id") == pid), r)
-            (
-                frame.repartition("delivery_date", "part")
-                .sortWithinPartitions("delivery_date", "part", "rid", "copy")
-                .drop("rid", "copy")
-                .write.mode("overwrite")
-                .partitionBy("delivery_date", "part")
-                .parquet(f"{staging}/pq")
-            )
-            moved += landing.move_partitioned(f"{staging}/pq", landing_dir, extension, fixed={"platform_id": pid, "feed": feed})
+
+            def write_parquet(pid=pid, feed=feed) -> list[str]:
+                r = dialects.Renderer(settings.feeds, contracts[pid], feed, sections_zh, subs_zh)
+                frame = dialects.render_parquet(rows[feed].filter(F.col("platform_id") == pid), r)
+                target = f"{staging}/pq_{pid}_{feed}"
+                (
+                    frame.repartition("delivery_date", "part")
+                    .sortWithinPartitions("delivery_date", "part", "rid", "copy")
+                    .drop("rid", "copy")
+                    .write.mode("overwrite")
+                    .partitionBy("delivery_date", "part")
+                    .parquet(target)
+                )
+                return landing.move_partitioned(target, landing_dir, extension, fixed={"platform_id": pid, "feed": feed})
+
+            writes[f"parquet deliveries of {pid} {feed}"] = write_parquet
+    moved: list[str] = []
+    # The writes are independent and each is dominated by per-file overhead: submit them at once.
+    with ThreadPoolExecutor(max_workers=settings.profile.concurrent_jobs) as pool:
+        futures = {pool.submit(write): name for name, write in writes.items()}
+        for done, future in enumerate(as_completed(futures), start=1):
+            moved += future.result()
+            progress(f"wrote {futures[future]} ({done}/{len(futures)})")
+    landing.remove_dir(staging)
 
     progress("writing ground truth")
     (
@@ -166,23 +190,26 @@ def run(spark: SparkSession, settings: Settings, gen: Generator, scale: float, s
         .write.mode("overwrite")
         .parquet(f"{truth_dir}/enterprises")
     )
+    per_feed: dict[str, dict[str, int]] = {feed: {} for feed in FEED_NAMES}
+    for r in _union([rows[feed].select(F.lit(feed).alias("feed"), "outcome") for feed in FEED_NAMES]).groupBy("feed", "outcome").count().collect():
+        per_feed[r.feed][r.outcome] = r["count"]
     outcomes: dict[str, dict] = {}
-    for feed in FEED_NAMES:
-        counts = {r.outcome: r["count"] for r in rows[feed].groupBy("outcome").count().collect()}
+    for feed, counts in per_feed.items():
         outcomes[feed] = {
             "rows_delivered": sum(counts.values()),
             "silver": counts.pop("silver", 0),
             "duplicates": counts.pop("duplicate", 0),
             "quarantine": dict(sorted(counts.items())),
         }
-    archetypes = {r.archetype: r["count"] for r in ents.groupBy("archetype").count().collect()}
+    by_archetype = ents.groupBy("archetype", "effective").count().collect()
+    archetypes = {r.archetype: r["count"] for r in by_archetype}
     manifest = {
         "generator": "iiap generate",
         "scale": scale,
         "seed": seed,
         "window": {"start": str(window.start), "end": str(window.end), "timezone": window.timezone},
         "enterprises": sum(archetypes.values()),
-        "effective": ents.filter("effective").count(),
+        "effective": sum(r["count"] for r in by_archetype if r.effective),
         "archetypes": dict(sorted(archetypes.items())),
         "feeds": outcomes,
         "file_faults": {

@@ -42,5 +42,10 @@ def move_partitioned(staging: str, landing: str, extension: dict[str, str], fixe
             target = f"{target_dir}/{pid}_{feed}_{date.replace('-', '')}_{part}_{n}{extension[pid]}"
             fsys.move(src, target)
             moved.append(target)
-    fsys.delete_dir(root)
     return moved
+
+
+def remove_dir(uri: str) -> None:
+    fsys, root = filesystem(uri)
+    if fsys.get_file_info(root).type != pafs.FileType.NotFound:
+        fsys.delete_dir(root)
