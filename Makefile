@@ -29,7 +29,9 @@ demo: setup
 	rm -rf data lakehouse
 	$(PY) -m jobs generate --scale $(DEMO_SCALE) --seed $(DEMO_SEED) --out data
 	IIAP_PSEUDONYM_KEY=$${IIAP_PSEUDONYM_KEY:-$(DEMO_KEY)} $(PY) -m jobs ingest
+	IIAP_PSEUDONYM_KEY=$${IIAP_PSEUDONYM_KEY:-$(DEMO_KEY)} $(PY) -m jobs quality
 	@echo "landing files: data/landing   ground truth: data/truth/manifest.json   lakehouse: lakehouse/"
+	@echo "data-quality dashboard: lakehouse/_quality/gx/uncommitted/data_docs/local_site/index.html"
 
 test: setup
 	$(PY) -m pytest

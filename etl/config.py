@@ -70,7 +70,6 @@ class Window(_Frozen):
 class IngestSettings(_Frozen):
     pseudonym_key_env: str
     future_tolerance_hours: float = Field(ge=0)
-    unexpected_fields: Literal["quarantine", "allow"]
     landing_pattern: str
 
 

@@ -1,8 +1,10 @@
-"""Bronze -> silver: typed canonical rows, or a quarantine reason.
+"""Bronze -> silver candidates: typed canonical rows plus what the quality rules read.
 
-`conform_*` are pure transforms: they add typed columns and `reason_code` /
-`reason_detail` (NULL when the row is good). Checks run in a fixed order and the
-first failure is the reason, so every bad row has exactly one.
+`conform_*` are pure transforms. They parse and convert but judge nothing: a value
+that does not parse becomes NULL, and the rules of conf/quality.yaml (applied by
+quality.routing) decide which rows are quarantined and why. The columns besides the
+silver schema (raw text, structure counts, `latest_allowed_ts`, limits) exist for
+those rules and are dropped before silver is written.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ from dataclasses import dataclass
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from etl import credit_code
 from etl.config import Contract, Feeds, Pipeline
 from etl.pseudonym import hmac_sha256_hex
 
@@ -59,50 +60,19 @@ def parse_number(text: Column) -> Column:
     return F.when(~F.isnan(value) & (F.abs(value) != F.lit(float("inf"))), value)
 
 
-def _reason(checks: list[tuple[Column, str, Column | None]]) -> tuple[Column, Column]:
-    """The first failing check's code and detail; checks are (failed, code, detail)."""
-    code, detail = None, None
-    for failed, name, info in checks:
-        cond = F.coalesce(failed, F.lit(False))
-        code = F.when(cond, F.lit(name)) if code is None else code.when(cond, F.lit(name))
-        value = info if info is not None else F.lit(None).cast("string")
-        detail = F.when(cond, value) if detail is None else detail.when(cond, value)
-    return code, detail
-
-
-def _common_checks(ctx: ConformContext) -> list[tuple[Column, str, Column | None]]:
-    checks = [
-        (F.col("parse_error").isNotNull(), "malformed_record", F.lit("record does not parse in the contract's format")),
-        (F.size("missing_fields") > 0, "missing_field", F.concat(F.lit("missing: "), F.array_join("missing_fields", ", "))),
+def _structure() -> list[Column]:
+    """What the bronze parse found wrong with the record's shape, as columns the quality rules read."""
+    return [
+        "parse_error",
+        F.coalesce(F.size("missing_fields"), F.lit(0)).alias("missing_field_count"),
+        F.coalesce(F.size(F.map_keys("extra_fields")), F.lit(0)).alias("extra_field_count"),
     ]
-    if ctx.pipeline.ingest.unexpected_fields == "quarantine":
-        checks.append((F.size("extra_fields") > 0, "unexpected_field", F.concat(F.lit("not in contract: "), F.array_join(F.map_keys("extra_fields"), ", "))))
-    return checks
 
 
-def _delivery_end_utc(ctx: ConformContext) -> Column:
+def _latest_allowed(ctx: ConformContext) -> Column:
     """End of the delivery day in the window's time zone, plus the allowed clock skew."""
     end = F.to_utc_timestamp(F.date_add("delivery_date", 1).cast("timestamp"), ctx.pipeline.window.timezone)
-    return end + F.make_dt_interval(F.lit(0), F.lit(0), F.lit(0), F.lit(ctx.pipeline.ingest.future_tolerance_hours * 3600.0))
-
-
-def _event_checks(ctx: ConformContext) -> list[tuple[Column, str, Column | None]]:
-    w = ctx.pipeline.window
-    ts = F.col("event_ts_parsed")
-    return [
-        (F.col("credit_code").isNull(), "unknown_tenant", F.concat(F.lit("tenant not in roster: "), F.col("tenant_id"))),
-        (ts.isNull(), "invalid_timestamp", F.concat(F.lit("cannot read time: "), F.col("event_ts"))),
-        (ts > _delivery_end_utc(ctx), "timestamp_in_future", F.concat(F.lit("after its delivery day: "), ts.cast("string"))),
-        ((ts < F.lit(w.start_utc())) | (ts >= F.lit(w.end_utc())), "timestamp_out_of_window", F.concat(F.lit("outside the window: "), ts.cast("string"))),
-    ]
-
-
-def _measure_checks(name: str, value: Column, text: Column, limit: Column) -> list[tuple[Column, str, Column | None]]:
-    return [
-        (value.isNull(), "invalid_number", F.concat(F.lit(f"{name} is not a number: "), F.coalesce(text, F.lit("NULL")))),
-        (value < 0, "negative_value", F.concat(F.lit(f"{name} < 0: "), value.cast("string"))),
-        (value > limit, "implausible_value", F.concat(F.lit(f"{name} above its plausible maximum: "), value.cast("string"))),
-    ]
+    return (end + F.make_dt_interval(F.lit(0), F.lit(0), F.lit(0), F.lit(ctx.pipeline.ingest.future_tolerance_hours * 3600.0))).alias("latest_allowed_ts")
 
 
 def _event_date(ts: Column, ctx: ConformContext) -> Column:
@@ -125,45 +95,23 @@ def conform_roster(bronze: DataFrame, ctx: ConformContext) -> DataFrame:
     sub_by_name = {v: k for k, v in ctx.sub_industries.items()}
     sector = F.trim("sector")
     sub = F.trim("sub_industry")
-    section_code = F.when(_by_platform(letter, True), F.when(sector.isin(list(ctx.sections)), sector)).otherwise(
-        F.element_at(F.create_map(*[x for k, v in section_by_name.items() for x in (F.lit(k), F.lit(v))]), sector)
-    )
-    sub_id = F.when(_by_platform(by_id, True), F.when(sub.isin(list(ctx.sub_industries)), sub)).otherwise(
-        F.element_at(F.create_map(*[x for k, v in sub_by_name.items() for x in (F.lit(k), F.lit(v))]), sub)
-    )
-    code = F.upper(F.trim("credit_code"))
-    problem = credit_code.problem_col(code)
-    typed = bronze.select(
-        "*",
-        code.alias("credit_code_clean"),
-        problem.alias("credit_code_problem"),
-        section_code.alias("section_code"),
-        sub_id.alias("sub_industry_id"),
-        parse_timestamp(F.col("registered_at"), ctx.contracts).alias("registered_at_parsed"),
-    )
-    reason, detail = _reason(
-        [
-            *_common_checks(ctx),
-            (F.col("credit_code_problem").isNotNull(), "invalid_credit_code", F.concat(F.col("credit_code_problem"), F.lit(": "), F.coalesce("credit_code", F.lit("NULL")))),
-            (F.col("registered_at_parsed").isNull(), "invalid_timestamp", F.concat(F.lit("cannot read time: "), F.col("registered_at"))),
-            (F.col("registered_at_parsed") > _delivery_end_utc(ctx), "timestamp_in_future", F.col("registered_at_parsed").cast("string")),
-            (F.col("section_code").isNull(), "unknown_code", F.concat(F.lit("unknown sector: "), F.coalesce("sector", F.lit("NULL")))),
-            (F.col("sub_industry_id").isNull(), "unknown_code", F.concat(F.lit("unknown sub-industry: "), F.coalesce("sub_industry", F.lit("NULL")))),
-        ]
-    )
-    return typed.select(
+    section_code = F.when(_by_platform(letter, True), F.when(sector.isin(list(ctx.sections)), sector)).otherwise(_lookup(section_by_name, sector))
+    sub_id = F.when(_by_platform(by_id, True), F.when(sub.isin(list(ctx.sub_industries)), sub)).otherwise(_lookup(sub_by_name, sub))
+    code = F.nullif(F.upper(F.trim("credit_code")), F.lit(""))
+    registered = parse_timestamp(F.col("registered_at"), ctx.contracts)
+    return bronze.select(
         "platform_id",
         F.trim("tenant_id").alias("tenant_id"),
-        F.col("credit_code_clean").alias("credit_code"),
+        code.alias("credit_code"),
         F.trim("company_name").alias("company_name"),
-        "section_code",
-        "sub_industry_id",
-        F.col("registered_at_parsed").alias("registered_at"),
+        section_code.alias("section_code"),
+        sub_id.alias("sub_industry_id"),
+        registered.alias("registered_at"),
         record_key(F.trim("tenant_id")).alias("record_key"),
-        F.sha2(F.concat_ws(KEY_SEPARATOR, "credit_code_clean", F.trim("company_name"), "section_code", "sub_industry_id", F.col("registered_at_parsed").cast("string")), 256).alias("content_hash"),
+        F.sha2(F.concat_ws(KEY_SEPARATOR, code, F.trim("company_name"), section_code, sub_id, registered.cast("string")), 256).alias("content_hash"),
         *_lineage(),
-        reason.alias("reason_code"),
-        detail.alias("reason_detail"),
+        *_structure(),
+        _latest_allowed(ctx),
     )
 
 
@@ -172,9 +120,12 @@ def _with_tenant(bronze: DataFrame, roster: DataFrame) -> DataFrame:
     return bronze.withColumn("tenant_id", F.trim("tenant_id")).join(tenants, on=["platform_id", "tenant_id"], how="left")
 
 
+def _lookup(table: dict, key: Column) -> Column:
+    return F.element_at(F.create_map(*[x for k, v in table.items() for x in (F.lit(k), F.lit(v))]), key)
+
+
 def conform_logins(bronze: DataFrame, roster: DataFrame, ctx: ConformContext, pseudonym_key: bytes) -> DataFrame:
     typed = _with_tenant(bronze, roster).withColumn("event_ts_parsed", parse_timestamp(F.col("event_ts"), ctx.contracts))
-    reason, detail = _reason([*_common_checks(ctx), *_event_checks(ctx)])
     user = F.concat_ws(":", F.col("platform_id"), F.trim("user_id"))
     return typed.select(
         "platform_id",
@@ -186,8 +137,8 @@ def conform_logins(bronze: DataFrame, roster: DataFrame, ctx: ConformContext, ps
         F.trim("channel").alias("channel"),
         record_key(F.col("tenant_id"), F.trim("user_id"), F.col("event_ts_parsed")).alias("record_key"),
         *_lineage(),
-        reason.alias("reason_code"),
-        detail.alias("reason_detail"),
+        *_structure(),
+        _latest_allowed(ctx),
     )
 
 
@@ -201,24 +152,10 @@ def conform_resource_usage(bronze: DataFrame, roster: DataFrame, ctx: ConformCon
     }
     kind_limit = {k: float(limits[rk.limit]) for k, rk in ctx.feeds.resource_kinds.items()}
     kind_unit = {k: ctx.feeds.canonical_unit(rk.unit_kind) for k, rk in ctx.feeds.resource_kinds.items()}
-
-    def lookup(table: dict, key: Column) -> Column:
-        return F.element_at(F.create_map(*[x for k, v in table.items() for x in (F.lit(k), F.lit(v))]), key)
-
-    kind = lookup(vocab, F.concat_ws("|", "platform_id", F.trim("resource_kind")))
     typed = (
         _with_tenant(bronze, roster)
         .withColumn("event_ts_parsed", parse_timestamp(F.col("event_ts"), ctx.contracts))
-        .withColumn("kind", kind)
-        .withColumn("quantity_value", parse_number(F.col("quantity")) * lookup(factor, F.concat_ws("|", "platform_id", "kind")))
-    )
-    reason, detail = _reason(
-        [
-            *_common_checks(ctx),
-            *_event_checks(ctx),
-            (F.col("kind").isNull(), "unknown_code", F.concat(F.lit("unknown resource kind: "), F.coalesce("resource_kind", F.lit("NULL")))),
-            *_measure_checks("quantity", F.col("quantity_value"), F.col("quantity"), lookup(kind_limit, F.col("kind"))),
-        ]
+        .withColumn("kind", _lookup(vocab, F.concat_ws("|", "platform_id", F.trim("resource_kind"))))
     )
     app = F.nullif(F.trim("app_id"), F.lit(""))
     return typed.select(
@@ -229,47 +166,50 @@ def conform_resource_usage(bronze: DataFrame, roster: DataFrame, ctx: ConformCon
         _event_date(F.col("event_ts_parsed"), ctx).alias("event_date"),
         F.col("kind").alias("resource_kind"),
         app.alias("app_id"),
-        F.col("quantity_value").alias("quantity"),
-        lookup(kind_unit, F.col("kind")).alias("unit"),
+        (parse_number(F.col("quantity")) * _lookup(factor, F.concat_ws("|", "platform_id", "kind"))).alias("quantity"),
+        _lookup(kind_unit, F.col("kind")).alias("unit"),
         record_key(F.col("tenant_id"), F.col("event_ts_parsed"), F.col("kind"), app).alias("record_key"),
         *_lineage(),
-        reason.alias("reason_code"),
-        detail.alias("reason_detail"),
+        *_structure(),
+        _latest_allowed(ctx),
+        _lookup(kind_limit, F.col("kind")).alias("quantity_limit"),
     )
 
 
 def conform_traffic(bronze: DataFrame, roster: DataFrame, ctx: ConformContext) -> DataFrame:
-    limits = ctx.pipeline.limits
     factor = {pid: ctx.feeds.units["bytes"][c.units.get("bytes", "bytes")] for pid, c in ctx.contracts.items()}
     scale = _by_platform(factor, 1.0)
-    typed = (
-        _with_tenant(bronze, roster)
-        .withColumn("event_ts_parsed", parse_timestamp(F.col("event_ts"), ctx.contracts))
-        .withColumn("bytes_in_value", F.round(parse_number(F.col("bytes_in")) * scale))
-        .withColumn("bytes_out_value", F.round(parse_number(F.col("bytes_out")) * scale))
-        .withColumn("requests_value", parse_number(F.col("requests")))
-    )
-    reason, detail = _reason(
-        [
-            *_common_checks(ctx),
-            *_event_checks(ctx),
-            *_measure_checks("bytes_in", F.col("bytes_in_value"), F.col("bytes_in"), F.lit(limits.traffic_bytes)),
-            *_measure_checks("bytes_out", F.col("bytes_out_value"), F.col("bytes_out"), F.lit(limits.traffic_bytes)),
-            *_measure_checks("requests", F.col("requests_value"), F.col("requests"), F.lit(limits.requests)),
-            (F.col("requests_value") != F.floor("requests_value"), "invalid_number", F.concat(F.lit("requests is not a whole number: "), F.col("requests"))),
-        ]
-    )
+    typed = _with_tenant(bronze, roster).withColumn("event_ts_parsed", parse_timestamp(F.col("event_ts"), ctx.contracts))
     return typed.select(
         "platform_id",
         "tenant_id",
         "credit_code",
         F.col("event_ts_parsed").alias("event_ts"),
         _event_date(F.col("event_ts_parsed"), ctx).alias("event_date"),
-        F.col("bytes_in_value").cast("bigint").alias("bytes_in"),
-        F.col("bytes_out_value").cast("bigint").alias("bytes_out"),
-        F.col("requests_value").cast("bigint").alias("requests"),
+        F.round(parse_number(F.col("bytes_in")) * scale).alias("bytes_in"),
+        F.round(parse_number(F.col("bytes_out")) * scale).alias("bytes_out"),
+        parse_number(F.col("requests")).alias("requests"),  # a double until the rules have seen fractions
         record_key(F.col("tenant_id"), F.col("event_ts_parsed")).alias("record_key"),
         *_lineage(),
-        reason.alias("reason_code"),
-        detail.alias("reason_detail"),
+        *_structure(),
+        _latest_allowed(ctx),
     )
+
+
+# Silver's schema per feed: the conformed columns that are kept, with their stored types.
+SILVER_COLUMNS: dict[str, tuple[tuple[str, str | None], ...]] = {
+    "roster": (("platform_id", None), ("tenant_id", None), ("credit_code", None), ("company_name", None), ("section_code", None),
+               ("sub_industry_id", None), ("registered_at", None), ("record_key", None), ("content_hash", None)),
+    "logins": (("platform_id", None), ("tenant_id", None), ("credit_code", None), ("user_key", None), ("event_ts", None), ("event_date", None),
+               ("channel", None), ("record_key", None)),
+    "resource_usage": (("platform_id", None), ("tenant_id", None), ("credit_code", None), ("event_ts", None), ("event_date", None),
+                       ("resource_kind", None), ("app_id", None), ("quantity", None), ("unit", None), ("record_key", None)),
+    "traffic": (("platform_id", None), ("tenant_id", None), ("credit_code", None), ("event_ts", None), ("event_date", None),
+                ("bytes_in", "bigint"), ("bytes_out", "bigint"), ("requests", "bigint"), ("record_key", None)),
+}
+SILVER_LINEAGE = ("source_file", "delivery_date", "batch_id", "ingested_at")
+
+
+def to_silver(rows: DataFrame, feed: str) -> DataFrame:
+    """The silver projection of accepted rows: canonical columns and lineage, no rule helpers."""
+    return rows.select(*[F.col(c).cast(t).alias(c) if t else F.col(c) for c, t in SILVER_COLUMNS[feed]], *SILVER_LINEAGE)

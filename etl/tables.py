@@ -54,6 +54,10 @@ class Tables:
         return self.s.table_path("ops", "ingest_audit")
 
     @property
+    def quality_history(self) -> str:
+        return self.s.table_path("ops", "quality_history")
+
+    @property
     def batches(self) -> str:
         return self.s.table_path("ops", "batches")
 

@@ -78,6 +78,21 @@ def _print_ingest(result) -> None:
     Console(width=max(Console().width, 110)).print(table)
 
 
+def _print_quality(outcomes, docs: str | None) -> None:
+    """Rules that found something, and where the Data Docs are."""
+    flagged = [o for o in outcomes if o.unexpected_count or not o.success]
+    table = Table(title=f"data quality: {len(outcomes)} expectations, {len(flagged)} found something")
+    for col in ("table", "rule", "column", "action", "unexpected", "%", "result"):
+        table.add_column(col, justify="right" if col in ("unexpected", "%") else "left")
+    for o in flagged:
+        verdict = "GATE" if o.gate_breached else ("ok" if o.success else "breached")
+        pct = "" if o.unexpected_percent is None else f"{o.unexpected_percent:.3f}"
+        table.add_row(o.suite, o.rule, o.column or "", o.action, f"{o.unexpected_count or 0:,}", pct, verdict)
+    Console(width=max(Console().width, 110)).print(table)
+    if docs:
+        console.print(f"data docs: {docs}")
+
+
 @main.command()
 @click.option("--until", type=click.DateTime(formats=["%Y-%m-%d"]), default=None, help="Only deliveries up to this date (simulates a daily run).")
 @click.option("--recover", is_flag=True, help="Roll back an earlier batch that did not finish, then ingest.")
@@ -86,18 +101,60 @@ def ingest(obj, until, recover: bool) -> None:
     """Ingest new landing files into bronze and silver, with quarantine, audit and reconciliation."""
     from etl.pseudonym import MissingKey
     from jobs import ingest as job
+    from quality.runner import QualityGateFailed
 
     settings = obj["settings"]
+    quality = _quality_spec(settings)
     spark = _session(settings, "ingest")
     try:
-        result = job.run(spark, settings, until.date() if until else None, recover, progress=_progress())
+        result = job.run(spark, settings, until.date() if until else None, recover, progress=_progress(), quality=quality)
+    except QualityGateFailed as exc:
+        raise click.ClickException(f"{exc}\nsee ops/quality_history and the Data Docs under {_docs_root(settings, quality)}") from None
     except (MissingKey, job.IncompleteBatch, job.ReconciliationError, FileNotFoundError) as exc:
         raise click.ClickException(str(exc)) from None
     if result.batch_id is None:
         console.print("no new files to ingest")
         return
     _print_ingest(result)
+    _print_quality(result.quality, result.quality_docs)
     console.print(f"lakehouse: {settings.lakehouse}")
+
+
+def _quality_spec(settings):
+    from quality.spec import load_quality
+
+    try:
+        return load_quality(settings)
+    except ConfigError as exc:
+        raise click.ClickException(f"invalid configuration:\n{exc}") from None
+
+
+def _docs_root(settings, quality) -> str:
+    from quality.spec import quality_context_root
+
+    return quality_context_root(settings, quality)
+
+
+@main.command()
+@click.option("--batch", "batch_id", default=None, help="Batch id (default: the latest committed batch).")
+@click.pass_obj
+def quality(obj, batch_id: str | None) -> None:
+    """Validate an ingested batch against conf/quality.yaml on its own; exits 1 when a gate is breached."""
+    from etl.pseudonym import MissingKey
+    from jobs import quality as job
+
+    settings = obj["settings"]
+    spec = _quality_spec(settings)
+    spark = _session(settings, "quality")
+    try:
+        result = job.run(spark, settings, batch_id, progress=_progress(), quality=spec)
+    except (MissingKey, job.UnknownBatch) as exc:
+        raise click.ClickException(str(exc)) from None
+    console.print(f"batch {result.batch_id}")
+    _print_quality(result.outcomes, result.docs)
+    if result.breaches:
+        lines = "\n".join(f"  - {o.describe(result.batch_id)}" for o in result.breaches)
+        raise click.ClickException(f"data-quality gate breached in batch {result.batch_id}:\n{lines}")
 
 
 @main.command()

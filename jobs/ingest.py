@@ -12,6 +12,7 @@ import hashlib
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
+from functools import reduce
 
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
@@ -24,9 +25,14 @@ from etl.config import FEED_NAMES, Settings
 from etl.landing import LandingFile, discover
 from etl.master import build_master
 from etl.pseudonym import key_from_env
-from etl.silver import ConformContext, conform_logins, conform_resource_usage, conform_roster, conform_traffic
+from etl.silver import ConformContext, conform_logins, conform_resource_usage, conform_roster, conform_traffic, to_silver
 from etl.tables import PARTITIONS, QUARANTINE_SCHEMA, Tables
 from jobs import reference as reference_job
+from quality.checks import check_activity_shares, check_bronze, check_master, check_silver
+from quality.routing import route
+from quality.rules import RuleContext
+from quality.runner import Outcome, QualityGateFailed, Validator
+from quality.spec import QualitySpec, load_quality, quality_context_root
 
 
 
@@ -65,6 +71,8 @@ class IngestResult:
     unrecognised: int = 0
     feeds: dict[str, FeedCounts] = field(default_factory=dict)
     tables: dict[str, str] = field(default_factory=dict)
+    quality: list[Outcome] = field(default_factory=list)
+    quality_docs: str | None = None
 
 
 BATCH_SCHEMA = T.StructType(
@@ -105,7 +113,7 @@ def _incomplete(spark: SparkSession, tables: Tables) -> list:
     if not lake.exists(spark, tables.batches):
         return []
     b = lake.read(spark, tables.batches)
-    done = b.filter("status = 'committed'").select("batch_id")
+    done = b.filter("status IN ('committed', 'rejected')").select("batch_id")
     return b.filter("status = 'started'").join(done, on="batch_id", how="left_anti").collect()
 
 
@@ -145,9 +153,34 @@ def _count_by_platform(spark: SparkSession, path: str, batch_id: str) -> dict[st
     return {r.platform_id: r["count"] for r in rows}
 
 
-def run(spark: SparkSession, settings: Settings, until: date | None = None, recover_incomplete: bool = False, progress=lambda msg: None) -> IngestResult:
+def _overlay(existing: DataFrame | None, accepted: DataFrame, keys: list[str]) -> DataFrame:
+    """Silver as it will be once `accepted` is upserted on `keys`: what ingest would write, without writing it."""
+    if existing is None:
+        return accepted
+    return existing.join(accepted.select(*keys), on=keys, how="left_anti").unionByName(accepted)
+
+
+@dataclass
+class _Staged:
+    """A feed's batch, parsed, conformed, routed and validated, waiting for the gates."""
+
+    platforms: dict[str, list[LandingFile]]
+    bronze: DataFrame
+    flagged: DataFrame
+    by_platform: dict[str, dict[str, int]]
+
+
+def run(
+    spark: SparkSession,
+    settings: Settings,
+    until: date | None = None,
+    recover_incomplete: bool = False,
+    progress=lambda msg: None,
+    quality: QualitySpec | None = None,
+) -> IngestResult:
     tables = Tables(settings)
     key = key_from_env(settings.pipeline.ingest.pseudonym_key_env)
+    quality = quality or load_quality(settings)
 
     # --- load inputs ---------------------------------------------------------------------------
     incomplete = _incomplete(spark, tables)
@@ -180,51 +213,85 @@ def run(spark: SparkSession, settings: Settings, until: date | None = None, reco
         sections={r["section_code"]: r["name_zh"] for r in reference.rows(ref, "sections")},
         sub_industries={r["sub_industry_id"]: r["name_zh"] for r in reference.rows(ref, "sub_industries")},
     )
+    rule_ctx = RuleContext.from_settings(settings)
+    validator = Validator(spark, quality, rule_ctx, quality_context_root(settings, quality), tables.quality_history, batch_id, "ingest")
     readable = [f for f in files if f.problem is None]
     unrecognised = [f for f in files if f.problem is not None]
     by_feed: dict[str, dict[str, list[LandingFile]]] = defaultdict(lambda: defaultdict(list))
     for f in readable:
         by_feed[f.feed][f.platform_id].append(f)
     result = IngestResult(batch_id=batch_id, files=len(files), unrecognised=len(unrecognised))
-    audit_rows = []
     lineage = [F.lit(batch_id).alias("batch_id"), F.lit(started).alias("ingested_at")]
+    roster_path = tables.silver("roster")
+    roster_silver = lake.read(spark, roster_path) if lake.exists(spark, roster_path) else None
 
-    # --- process and save, feed by feed (rosters first: the logs resolve tenants through them) ---
+    # --- process: parse, conform, route and validate every feed; nothing downstream is written yet ---
+    staged: dict[str, _Staged] = {}
     for i, feed in enumerate(FEED_NAMES, start=1):
         platforms = by_feed.get(feed, {})
-        counts = FeedCounts(files=sum(len(v) for v in platforms.values()))
-        result.feeds[feed] = counts
+        result.feeds[feed] = FeedCounts(files=sum(len(v) for v in platforms.values()))
         if not platforms:
             continue
-        progress(f"[{i}/{len(FEED_NAMES)}] {feed}: reading {counts.files} files from {len(platforms)} platforms")
+        step = f"[{i}/{len(FEED_NAMES)}] {feed}"
+        progress(f"{step}: reading {result.feeds[feed].files} files from {len(platforms)} platforms")
         spec = settings.feeds.feeds[feed]
         parts = [to_bronze(read_raw(spark, fs, settings.contracts[pid]), settings.contracts[pid], feed, spec) for pid, fs in sorted(platforms.items())]
-        bronze = parts[0]
-        for p in parts[1:]:
-            bronze = bronze.unionByName(p)
-        lake.append(bronze.select(*lineage, "*"), tables.bronze(feed), PARTITIONS["bronze"])
+        bronze = reduce(DataFrame.unionByName, parts).select(*lineage, "*").persist(StorageLevel.MEMORY_AND_DISK)
+        progress(f"{step}: validating bronze.{feed}")
+        check_bronze(validator, feed, bronze)
 
-        progress(f"[{i}/{len(FEED_NAMES)}] {feed}: conforming to silver")
-        batch_rows = lake.read(spark, tables.bronze(feed)).filter(F.col("batch_id") == batch_id)
-        landed = _count_by_platform(spark, tables.bronze(feed), batch_id)
-        roster = lake.read(spark, tables.silver("roster")) if feed != "roster" and lake.exists(spark, tables.silver("roster")) else None
-        if feed != "roster" and roster is None:
-            roster = spark.createDataFrame([], "platform_id string, tenant_id string, credit_code string")
+        progress(f"{step}: conforming, routing and validating silver.{feed}")
         silver_path = tables.silver(feed)
         existing = lake.read(spark, silver_path) if lake.exists(spark, silver_path) else None
-        flagged = outcomes.classify(_conform(feed, batch_rows, roster, ctx, key), existing, spec.on_existing).persist(StorageLevel.MEMORY_AND_DISK)
-        by_platform = outcomes.count_outcomes(flagged)
+        roster = roster_silver if roster_silver is not None else spark.createDataFrame([], "platform_id string, tenant_id string, credit_code string")
+        candidates = _conform(feed, bronze, roster, ctx, key)
+        routed = route(candidates, quality.row_rules(f"silver.{feed}"), rule_ctx)
+        flagged = outcomes.classify(routed, existing, spec.on_existing).persist(StorageLevel.MEMORY_AND_DISK)
+        check_silver(validator, feed, flagged)
+        accepted = to_silver(flagged.filter(F.col("outcome").isin(outcomes.NEW, outcomes.UPDATE)), feed)
+        if feed == "roster":
+            roster_silver = _overlay(roster_silver, accepted, ["platform_id", "tenant_id"]).persist(StorageLevel.MEMORY_AND_DISK)
+        if feed == "logins":
+            check_activity_shares(validator, accepted)
+        staged[feed] = _Staged(platforms, bronze, flagged, outcomes.count_outcomes(flagged))
+        if validator.breaches():  # a gate stops the batch at once: later feeds would not be written anyway
+            break
 
-        quarantined = flagged.filter(F.col("outcome") == outcomes.QUARANTINE).select(
+    master = None
+    roster_counts = staged["roster"].by_platform.values() if "roster" in staged else []
+    if not validator.breaches() and any(c[outcomes.NEW] or c[outcomes.UPDATE] for c in roster_counts):
+        progress("building and validating the enterprise master")
+        provinces = reference.to_dataframe(spark, settings.reference_dir, "provinces")
+        master = build_master(roster_silver, provinces).persist(StorageLevel.MEMORY_AND_DISK)
+        check_master(validator, master)
+    validator.record()
+    result.quality_docs = validator.docs_index
+    result.quality = validator.outcomes
+    breaches = validator.breaches()
+    if breaches:
+        for st in staged.values():
+            st.flagged.unpersist()
+            st.bronze.unpersist()
+        lake.append(spark.createDataFrame([(batch_id, "rejected", _now(), len(files), None)], BATCH_SCHEMA), tables.batches)
+        raise QualityGateFailed(batch_id, breaches)
+
+    # --- save outputs: bronze, quarantine, silver per feed, each reconciled against what was written ---
+    audit_rows = []
+    for i, (feed, st) in enumerate(staged.items(), start=1):
+        progress(f"writing {feed}: bronze, quarantine, silver")
+        counts = result.feeds[feed]
+        lake.append(st.bronze, tables.bronze(feed), PARTITIONS["bronze"])
+        landed = _count_by_platform(spark, tables.bronze(feed), batch_id)
+        quarantined = st.flagged.filter(F.col("outcome") == outcomes.QUARANTINE).select(
             "batch_id", F.lit(feed).alias("feed"), "platform_id", "source_file", "delivery_date", "raw_record", "reason_code", "reason_detail", F.lit(started).alias("quarantined_at")
         )
         lake.append(quarantined, tables.quarantine)
-        keep = flagged.filter(F.col("outcome").isin(outcomes.NEW, outcomes.UPDATE)).drop("outcome", "duplicate_of", "reason_code", "reason_detail", "raw_record")
+        silver_path = tables.silver(feed)
+        keep = to_silver(st.flagged.filter(F.col("outcome").isin(outcomes.NEW, outcomes.UPDATE)), feed)
         if feed == "roster":
             lake.upsert(spark, keep, silver_path, ("platform_id", "tenant_id"))
         else:
             lake.append(keep, silver_path, PARTITIONS["silver"])
-        flagged.unpersist()
 
         # counts re-read from the written tables, so a lost or doubled write cannot reconcile
         written = _count_by_platform(spark, silver_path, batch_id)
@@ -233,24 +300,26 @@ def run(spark: SparkSession, settings: Settings, until: date | None = None, reco
             for r in lake.read(spark, tables.quarantine).filter((F.col("batch_id") == batch_id) & (F.col("feed") == feed)).groupBy("platform_id").count().collect()
         }
         empty = dict.fromkeys(("rows_read", outcomes.NEW, outcomes.UPDATE, outcomes.QUARANTINE, outcomes.DUP_IN_BATCH, outcomes.DUP_EXISTING), 0)
-        for pid in sorted(set(landed) | set(by_platform)):
-            c = by_platform.get(pid, empty)
+        for pid in sorted(set(landed) | set(st.by_platform)):
+            c = st.by_platform.get(pid, empty)
             inserted = written.get(pid, 0) - c[outcomes.UPDATE]
-            quarantined = parked.get(pid, 0)
+            parked_rows = parked.get(pid, 0)
             # rows read are the bronze rows of the batch; a row lost or multiplied on the way to the split cannot reconcile
             read = landed.get(pid, 0)
             counts.rows_read += read
             counts.new += inserted
             counts.update += c[outcomes.UPDATE]
-            counts.quarantine += quarantined
+            counts.quarantine += parked_rows
             counts.duplicate_in_batch += c[outcomes.DUP_IN_BATCH]
             counts.duplicate_existing += c[outcomes.DUP_EXISTING]
-            ok = read == c["rows_read"] == inserted + c[outcomes.UPDATE] + quarantined + c[outcomes.DUP_IN_BATCH] + c[outcomes.DUP_EXISTING]
+            ok = read == c["rows_read"] == inserted + c[outcomes.UPDATE] + parked_rows + c[outcomes.DUP_IN_BATCH] + c[outcomes.DUP_EXISTING]
             counts.split_mismatch += read != c["rows_read"]
             audit_rows.append(
-                (batch_id, feed, pid, len(platforms.get(pid, [])), read, inserted, c[outcomes.UPDATE], quarantined,
+                (batch_id, feed, pid, len(st.platforms.get(pid, [])), read, inserted, c[outcomes.UPDATE], parked_rows,
                  c[outcomes.DUP_IN_BATCH], c[outcomes.DUP_EXISTING], ok, started, _now())
             )
+        st.flagged.unpersist()
+        st.bronze.unpersist()
         if not counts.reconciled:
             raise ReconciliationError(
                 f"batch {batch_id} feed {feed}: read {counts.rows_read} rows but wrote {counts.new + counts.update} to silver, "
@@ -263,10 +332,10 @@ def run(spark: SparkSession, settings: Settings, until: date | None = None, reco
     if unrecognised:
         rows = [(batch_id, f.feed, f.platform_id, f.path, f.delivery_date, None, "unrecognised_file", f.problem, started) for f in unrecognised]
         lake.append(spark.createDataFrame(rows, QUARANTINE_SCHEMA), tables.quarantine)
-    if result.feeds.get("roster") and (result.feeds["roster"].new or result.feeds["roster"].update):
-        progress("rebuilding the enterprise master")
-        provinces = reference.to_dataframe(spark, settings.reference_dir, "provinces")
-        lake.overwrite(build_master(lake.read(spark, tables.silver("roster")), provinces), tables.master)
+    if master is not None:
+        progress("writing the enterprise master")
+        lake.overwrite(master, tables.master)
+        master.unpersist()
     audit_schema = (
         "batch_id string, feed string, platform_id string, files int, rows_read long, inserted long, updated long, quarantined long, "
         "duplicates_in_batch long, duplicates_existing long, reconciled boolean, started_at timestamp, finished_at timestamp"

@@ -2,9 +2,12 @@ import os
 
 import pytest
 
-from etl.config import load_settings
+from etl.config import load_generator, load_settings
+from jobs import generate, ingest
 
 os.environ.setdefault("IIAP_PSEUDONYM_KEY", "test-only-key-0123456789abcdef")
+# The tiny national feed every end-to-end test shares (generated once per session).
+SCALE, SEED = 0.0003, 11
 
 
 @pytest.fixture(scope="session")
@@ -23,3 +26,20 @@ def spark(settings):
     )
     yield session
     session.stop()
+
+
+@pytest.fixture(scope="session")
+def generated(spark, settings, tmp_path_factory):
+    out = tmp_path_factory.mktemp("feeds")
+    result = generate.run(spark, settings, load_generator(), SCALE, SEED, str(out))
+    return result
+
+
+def settings_for(settings, lakehouse, landing):
+    return settings.model_copy(update={"pipeline": settings.pipeline.model_copy(update={"lakehouse_root": str(lakehouse), "landing_root": landing})})
+
+
+@pytest.fixture(scope="session")
+def one_shot(spark, settings, generated, tmp_path_factory):
+    s = settings_for(settings, tmp_path_factory.mktemp("lake_one"), generated.landing)
+    return s, ingest.run(spark, s)

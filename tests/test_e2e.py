@@ -8,29 +8,13 @@ from pyspark.sql import functions as F
 from pyspark.testing import assertDataFrameEqual
 
 from etl import lake
-from etl.config import FEED_NAMES, load_generator
+from etl.config import FEED_NAMES
 from etl.tables import Tables
-from jobs import generate, ingest
+from jobs import ingest
+
+from conftest import SCALE, settings_for as _settings_for
 
 pytestmark = pytest.mark.e2e
-SCALE, SEED = 0.0003, 11
-
-
-@pytest.fixture(scope="session")
-def generated(spark, settings, tmp_path_factory):
-    out = tmp_path_factory.mktemp("feeds")
-    result = generate.run(spark, settings, load_generator(), SCALE, SEED, str(out))
-    return result
-
-
-def _settings_for(settings, lakehouse, landing):
-    return settings.model_copy(update={"pipeline": settings.pipeline.model_copy(update={"lakehouse_root": str(lakehouse), "landing_root": landing})})
-
-
-@pytest.fixture(scope="session")
-def one_shot(spark, settings, generated, tmp_path_factory):
-    s = _settings_for(settings, tmp_path_factory.mktemp("lake_one"), generated.landing)
-    return s, ingest.run(spark, s)
 
 
 def test_manifest_matches_what_was_written(generated):

@@ -6,6 +6,9 @@ from pyspark.testing import assertDataFrameEqual
 
 from etl import outcomes, reference
 from etl.silver import ConformContext, conform_traffic, parse_number, parse_timestamp
+from quality.routing import route
+from quality.rules import RuleContext
+from quality.spec import load_quality
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +55,7 @@ def _bronze(spark, rows):
     return spark.createDataFrame(data, schema)
 
 
-def test_conform_traffic_gives_one_reason_per_bad_row(spark, ctx, settings):
+def test_conform_and_route_traffic_gives_one_reason_per_bad_row(spark, ctx, settings):
     # P02 reports traffic in KB (units.bytes) and epoch millis.
     assert settings.contracts["P02"].units["bytes"] == "KB"
     roster = spark.createDataFrame([("P02", "kd-1", "914403001922038216")], "platform_id string, tenant_id string, credit_code string")
@@ -74,23 +77,26 @@ def test_conform_traffic_gives_one_reason_per_bad_row(spark, ctx, settings):
             {9: None},  # a NULL value cannot slip through
         ],
     )
-    got = conform_traffic(bronze, roster, ctx).select("reason_code", "bytes_in", "bytes_out", "requests", "credit_code", "event_date")
+    rules = load_quality(settings).row_rules("silver.traffic")
+    got = route(conform_traffic(bronze, roster, ctx), rules, RuleContext.from_settings(settings)).select(
+        "reason_code", F.col("bytes_in").cast("bigint"), F.col("bytes_out").cast("bigint"), "requests", "credit_code", "event_date"
+    )
     expected = spark.createDataFrame(
         [
-            (None, 1024, 2048, 3, "914403001922038216", date(2020, 6, 1)),
-            ("malformed_record", 1024, 2048, 3, None, date(2020, 6, 1)),
-            ("missing_field", 1024, 2048, 3, "914403001922038216", date(2020, 6, 1)),
-            ("unknown_tenant", 1024, 2048, 3, None, date(2020, 6, 1)),
-            ("invalid_timestamp", 1024, 2048, 3, "914403001922038216", None),
-            ("timestamp_in_future", 1024, 2048, 3, "914403001922038216", date(2050, 1, 1)),
-            ("timestamp_out_of_window", 1024, 2048, 3, "914403001922038216", date(2017, 7, 14)),
-            ("invalid_number", None, 2048, 3, "914403001922038216", date(2020, 6, 1)),
-            ("negative_value", -5120, 2048, 3, "914403001922038216", date(2020, 6, 1)),
-            ("implausible_value", 1024, int(settings.pipeline.limits.traffic_bytes * 2), 3, "914403001922038216", date(2020, 6, 1)),
-            ("invalid_number", 1024, 2048, 2, "914403001922038216", date(2020, 6, 1)),
-            ("invalid_number", None, 2048, 3, "914403001922038216", date(2020, 6, 1)),
+            (None, 1024, 2048, 3.0, "914403001922038216", date(2020, 6, 1)),
+            ("malformed_record", 1024, 2048, 3.0, None, date(2020, 6, 1)),
+            ("missing_field", 1024, 2048, 3.0, "914403001922038216", date(2020, 6, 1)),
+            ("unknown_tenant", 1024, 2048, 3.0, None, date(2020, 6, 1)),
+            ("invalid_timestamp", 1024, 2048, 3.0, "914403001922038216", None),
+            ("timestamp_in_future", 1024, 2048, 3.0, "914403001922038216", date(2050, 1, 1)),
+            ("timestamp_out_of_window", 1024, 2048, 3.0, "914403001922038216", date(2017, 7, 14)),
+            ("invalid_number", None, 2048, 3.0, "914403001922038216", date(2020, 6, 1)),
+            ("negative_value", -5120, 2048, 3.0, "914403001922038216", date(2020, 6, 1)),
+            ("implausible_value", 1024, int(settings.pipeline.limits.traffic_bytes * 2), 3.0, "914403001922038216", date(2020, 6, 1)),
+            ("fractional_count", 1024, 2048, 2.5, "914403001922038216", date(2020, 6, 1)),
+            ("invalid_number", None, 2048, 3.0, "914403001922038216", date(2020, 6, 1)),
         ],
-        "reason_code string, bytes_in bigint, bytes_out bigint, requests bigint, credit_code string, event_date date",
+        "reason_code string, bytes_in bigint, bytes_out bigint, requests double, credit_code string, event_date date",
     )
     assertDataFrameEqual(got, expected)
 

@@ -1,0 +1,165 @@
+"""One rule, two forms: a Great Expectations expectation (to report) and a Spark Column (to route).
+
+Both forms come from the same declaration in conf/quality.yaml, and both follow GE's
+semantics: a map check ignores NULL values, a pair check ignores rows missing either
+value. `broken` is never NULL, so a row is either clean or quarantined, never neither.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from functools import reduce
+
+import great_expectations.expectations as gxe
+from great_expectations.expectations.row_conditions import Column as GxColumn
+from pyspark.sql import Column
+from pyspark.sql import functions as F
+
+from etl import reference
+from etl.config import Settings
+from quality.expectations import ExpectColumnValuesToBeValidCreditCode, ExpectColumnValuesToBeWholeNumbers, valid_credit_code, whole_number
+from quality.spec import Rule
+
+REASON_COLUMN = "reason_code"
+
+
+@dataclass(frozen=True)
+class RuleContext:
+    """What rules need from the rest of conf/: the window, the limits and the reference values."""
+
+    window_start_utc: datetime
+    window_end_utc: datetime
+    limits: dict[str, float]
+    reference_values: dict[str, tuple[str, ...]]  # "table.column" -> values
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "RuleContext":
+        w = settings.pipeline.window
+        values: dict[str, tuple[str, ...]] = {}
+        for table in settings.pipeline.tables.reference:
+            rows = reference.rows(settings.reference_dir, table)
+            for column in rows[0] if rows else ():
+                values[f"{table}.{column}"] = tuple(sorted({r[column] for r in rows}))
+        return cls(w.start_utc(), w.end_utc(), settings.pipeline.limits.model_dump(), values)
+
+    def values_of(self, rule: Rule) -> tuple[str, ...]:
+        if rule.values is not None:
+            return rule.values
+        if rule.reference not in self.reference_values:
+            raise ValueError(f"rule {rule.name}: reference {rule.reference} is not a reference column (known: {', '.join(sorted(self.reference_values))})")
+        return self.reference_values[rule.reference]
+
+
+def _max(rule: Rule, ctx: RuleContext) -> float | None:
+    return ctx.limits[rule.max_from] if rule.max_from is not None else rule.max
+
+
+def holds(rule: Rule, column: str, ctx: RuleContext) -> Column:
+    """The rule's condition on one target column, as GE states it (may be NULL where GE ignores the row)."""
+    c = F.col(column)
+    check = rule.check
+    if check == "not_null":
+        return c.isNotNull()
+    if check == "is_null":
+        return c.isNull()
+    if check == "between":
+        low, high = rule.min, _max(rule, ctx)
+        parts = []
+        if low is not None:
+            parts.append(c >= F.lit(low))
+        if high is not None:
+            parts.append(c < F.lit(high) if rule.strict_max else c <= F.lit(high))
+        return reduce(lambda a, b: a & b, parts)
+    if check == "in_window":
+        return (c >= F.lit(ctx.window_start_utc)) & (c < F.lit(ctx.window_end_utc))
+    if check == "not_after":
+        return c <= F.col(rule.limit_column)
+    if check == "in_set":
+        return c.isin(list(ctx.values_of(rule)))
+    if check == "credit_code":
+        return valid_credit_code(c)
+    if check == "whole_number":
+        return whole_number(c)
+    raise ValueError(f"rule {rule.name}: {check} is not a row check")
+
+
+def _ignored(rule: Rule, column: str) -> Column:
+    """Rows GE leaves out of a map check: a NULL value (and, for pair checks, a NULL limit)."""
+    if rule.check in ("not_null", "is_null"):
+        return F.lit(False)
+    missing = F.col(column).isNull()
+    if rule.check == "not_after":
+        missing = missing | F.col(rule.limit_column).isNull()
+    return missing
+
+
+def broken(rule: Rule, ctx: RuleContext) -> Column:
+    """True where the row breaks the rule on any of its columns; never NULL."""
+    per_column = [~_ignored(rule, col) & ~F.coalesce(holds(rule, col, ctx), F.lit(False)) for col in rule.targets]
+    return reduce(lambda a, b: a | b, per_column)
+
+
+def detail(rule: Rule, ctx: RuleContext) -> Column:
+    """A readable reason detail: the rule's text and the offending values."""
+    shown = [F.concat(F.lit(f"{col}="), F.coalesce(F.col(col).cast("string"), F.lit("NULL"))) for col in rule.targets]
+    if rule.check == "not_after":
+        shown.append(F.concat(F.lit(f"{rule.limit_column}="), F.coalesce(F.col(rule.limit_column).cast("string"), F.lit("NULL"))))
+    return F.concat(F.lit(f"{rule.doc} ("), F.concat_ws(", ", *shown), F.lit(")"))
+
+
+def _unclaimed(rule: Rule):
+    """Rows a row rule is judged on once rows are routed: those no earlier quarantine rule took.
+
+    So a record that does not parse counts once, as malformed_record, not again as a
+    missing timestamp; and each quarantine rule's unexpected count equals the rows
+    quarantined under its name. Warn and fail rules judge the rows that go on.
+    """
+    free = GxColumn(REASON_COLUMN).is_null()
+    return free | (GxColumn(REASON_COLUMN) == rule.name) if rule.action == "quarantine" else free
+
+
+def expectations(rule: Rule, ctx: RuleContext, routed: bool = False) -> list[tuple[str | None, object]]:
+    """(target column, expectation) pairs for a row or table rule; meta names the rule for reports.
+
+    `routed`: the frame carries `reason_code` from quality.routing, and row rules are
+    judged on the rows still unclaimed when their turn comes.
+    """
+    meta = {"rule": rule.name, "action": rule.action, "doc": rule.doc}
+    out: list[tuple[str | None, object]] = []
+    for col in rule.targets if rule.is_row_rule else ():
+        m = {**meta, "column": col}
+        check = rule.check
+        cond = {"row_condition": _unclaimed(rule)} if routed else {}
+        if check == "not_null":
+            e = gxe.ExpectColumnValuesToNotBeNull(column=col, meta=m, **cond)
+        elif check == "is_null":
+            e = gxe.ExpectColumnValuesToBeNull(column=col, meta=m, **cond)
+        elif check == "between":
+            e = gxe.ExpectColumnValuesToBeBetween(column=col, min_value=rule.min, max_value=_max(rule, ctx), strict_max=rule.strict_max, meta=m, **cond)
+        elif check == "in_window":
+            e = gxe.ExpectColumnValuesToBeBetween(column=col, min_value=ctx.window_start_utc, max_value=ctx.window_end_utc, strict_max=True, meta=m, **cond)
+        elif check == "not_after":
+            e = gxe.ExpectColumnPairValuesAToBeGreaterThanB(column_A=rule.limit_column, column_B=col, or_equal=True, ignore_row_if="either_value_is_missing", meta=m, **cond)
+        elif check == "in_set":
+            e = gxe.ExpectColumnValuesToBeInSet(column=col, value_set=list(ctx.values_of(rule)), meta=m, **cond)
+        elif check == "credit_code":
+            e = ExpectColumnValuesToBeValidCreditCode(column=col, meta=m, **cond)
+        else:
+            e = ExpectColumnValuesToBeWholeNumbers(column=col, meta=m, **cond)
+        out.append((col, e))
+    if rule.check == "unique":
+        cond = GxColumn("outcome").is_in(list(rule.among)) if rule.among else None
+        extra = {"row_condition": cond} if cond is not None else {}
+        if len(rule.columns) == 1:
+            e = gxe.ExpectColumnValuesToBeUnique(column=rule.columns[0], meta={**meta, "column": rule.columns[0]}, **extra)
+        else:
+            e = gxe.ExpectCompoundColumnsToBeUnique(column_list=list(rule.columns), meta={**meta, "column": ",".join(rule.columns)}, **extra)
+        out.append((",".join(rule.columns), e))
+    elif rule.check == "columns":
+        out.append((None, gxe.ExpectTableColumnsToMatchSet(column_set=list(rule.names), exact_match=False, meta=meta)))
+    elif rule.check == "volume":  # validated on baselines.volume_against_baseline
+        out.append(("ratio", gxe.ExpectColumnValuesToBeBetween(column="ratio", min_value=rule.min_ratio, max_value=rule.max_ratio, meta={**meta, "column": "ratio"})))
+    elif rule.check == "province_share":  # validated on baselines.share_change
+        out.append(("change_pp", gxe.ExpectColumnValuesToBeBetween(column="change_pp", max_value=rule.max_change_pp, meta={**meta, "column": "change_pp"})))
+    return out

@@ -1,0 +1,218 @@
+"""Run a table's suite with Great Expectations, record it, and decide the gates.
+
+One file-backed GE context per lakehouse (under `<lakehouse>/_quality/gx`, never in
+git): suites are rebuilt from conf/quality.yaml on every run, validation results
+accumulate, and Data Docs are rebuilt after each validation as the static site the
+data-quality team reads. Every outcome is also appended to ops/quality_history.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")  # no usage reports from batch jobs
+
+import great_expectations as gx  # noqa: E402
+from great_expectations.data_context.types.base import ProgressBarsConfig  # noqa: E402
+from pyspark.sql import DataFrame, SparkSession  # noqa: E402
+from pyspark.sql import types as T  # noqa: E402
+
+from etl import lake  # noqa: E402
+from quality.rules import RuleContext, expectations  # noqa: E402
+from quality.spec import QualitySpec, Rule  # noqa: E402
+
+log = logging.getLogger(__name__)
+DATASOURCE = "lakehouse"
+
+HISTORY_SCHEMA = T.StructType(
+    [
+        T.StructField("batch_id", T.StringType(), False),
+        T.StructField("run_kind", T.StringType(), False),
+        T.StructField("suite", T.StringType(), False),
+        T.StructField("rule", T.StringType(), False),
+        T.StructField("column", T.StringType(), True),
+        T.StructField("action", T.StringType(), False),
+        T.StructField("success", T.BooleanType(), False),
+        T.StructField("gate_breached", T.BooleanType(), False),
+        T.StructField("element_count", T.LongType(), True),
+        T.StructField("unexpected_count", T.LongType(), True),
+        T.StructField("unexpected_percent", T.DoubleType(), True),
+        T.StructField("unexpected_samples", T.ArrayType(T.StringType()), True),
+        T.StructField("observed", T.MapType(T.StringType(), T.DoubleType()), True),
+        T.StructField("validated_at", T.TimestampType(), False),
+    ]
+)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one expectation of one rule found in one batch."""
+
+    suite: str
+    rule: str
+    column: str | None
+    action: str
+    success: bool
+    element_count: int | None
+    unexpected_count: int | None
+    unexpected_percent: float | None
+    samples: tuple[str, ...] = ()
+    observed: dict[str, float] = field(default_factory=dict)
+    fail_above_percent: float | None = None
+
+    @property
+    def gate_breached(self) -> bool:
+        if self.action == "fail":
+            return not self.success
+        if self.fail_above_percent is not None and self.unexpected_percent is not None:
+            return self.unexpected_percent > self.fail_above_percent
+        return False
+
+    def describe(self, batch_id: str) -> str:
+        where = f"{self.suite}.{self.rule}" + (f" on {self.column}" if self.column else "")
+        how = f"{self.unexpected_count:,} of {self.element_count:,} rows ({self.unexpected_percent:.2f}%)" if self.unexpected_count is not None and self.element_count is not None else "breached"
+        limit = f", gate at {self.fail_above_percent}%" if self.action != "fail" and self.fail_above_percent is not None else ""
+        return f"rule {self.rule} ({self.action}{limit}) failed on table {self.suite} in batch {batch_id}: {how} [{where}]"
+
+
+class QualityGateFailed(RuntimeError):
+    """A `fail` rule (or a rule past its fail_above_percent) was breached: the batch stops."""
+
+    def __init__(self, batch_id: str, breaches: list[Outcome]):
+        self.batch_id, self.breaches = batch_id, breaches
+        lines = "\n".join(f"  - {o.describe(batch_id)}" for o in breaches)
+        super().__init__(f"data-quality gate stopped batch {batch_id}; downstream tables were not written:\n{lines}")
+
+
+def _sample(values) -> tuple[str, ...]:
+    """Unexpected values as text; a missing value is no sample (the count says how many)."""
+    return tuple(str(v) for v in (values or []) if v is not None)
+
+
+class Validator:
+    """Validates DataFrames against the suites of conf/quality.yaml for one batch."""
+
+    def __init__(self, spark: SparkSession, spec: QualitySpec, ctx: RuleContext, context_root: str, history_path: str, batch_id: str, run_kind: str):
+        self.spark, self.spec, self.ctx = spark, spec, ctx
+        self.history_path, self.batch_id, self.run_kind = history_path, batch_id, run_kind
+        os.makedirs(context_root, exist_ok=True)
+        self.gx = gx.get_context(mode="file", project_root_dir=context_root)
+        self.gx.variables.progress_bars = ProgressBarsConfig(globally=False)
+        self.datasource = self.gx.data_sources.add_or_update_spark(name=DATASOURCE)
+        self.outcomes: list[Outcome] = []
+        self.docs_index: str | None = None
+        self.seconds = 0.0  # wall time spent in GE (validation, results, Data Docs)
+        self._results: list = []  # validation result ids of this run, for Data Docs
+
+    def _suite(self, name: str, rules: tuple[Rule, ...], routed: bool) -> tuple[gx.ExpectationSuite, dict[str, Rule]]:
+        if any(s.name == name for s in self.gx.suites.all()):
+            self.gx.suites.delete(name)
+        suite = self.gx.suites.add(gx.ExpectationSuite(name=name, meta={"source": "conf/quality.yaml"}))
+        by_rule = {}
+        for rule in rules:
+            for _, expectation in expectations(rule, self.ctx, routed):
+                suite.add_expectation(expectation)
+            by_rule[rule.name] = rule
+        return suite, by_rule
+
+    def validate(
+        self, suite_name: str, frame: DataFrame, rules: tuple[Rule, ...], observed: dict[str, dict[str, float]] | None = None, routed: bool = False
+    ) -> list[Outcome]:
+        """Validate `frame` (cache it first: GE reads it once per metric group) against `rules`.
+
+        `routed`: the frame went through quality.routing, so row rules are judged in
+        precedence order (see quality.rules.expectations).
+        """
+        gx_rules = tuple(r for r in rules if expectations(r, self.ctx))
+        if not gx_rules:
+            return []
+        started = time.perf_counter()
+        try:
+            return self._validate(suite_name, frame, gx_rules, observed, routed)
+        finally:
+            self.seconds += time.perf_counter() - started
+
+    def _validate(self, suite_name: str, frame: DataFrame, gx_rules: tuple[Rule, ...], observed: dict[str, dict[str, float]] | None, routed: bool) -> list[Outcome]:
+        suite, by_rule = self._suite(suite_name, gx_rules, routed)
+        asset_names = {a.name for a in self.datasource.assets}
+        asset = self.datasource.get_asset(suite_name) if suite_name in asset_names else self.datasource.add_dataframe_asset(name=suite_name)
+        batch_def = next((b for b in asset.batch_definitions if b.name == "batch"), None) or asset.add_batch_definition_whole_dataframe("batch")
+        vd_names = {v.name for v in self.gx.validation_definitions.all()}
+        if suite_name in vd_names:
+            self.gx.validation_definitions.delete(suite_name)
+        definition = self.gx.validation_definitions.add(gx.ValidationDefinition(name=suite_name, data=batch_def, suite=suite))
+        cp_names = {c.name for c in self.gx.checkpoints.all()}
+        if suite_name in cp_names:
+            self.gx.checkpoints.delete(suite_name)
+        checkpoint = self.gx.checkpoints.add(
+            gx.Checkpoint(
+                name=suite_name,
+                validation_definitions=[definition],
+                # BASIC: counts and a sample of values; SUMMARY would add a value-count job per failing expectation
+                result_format={"result_format": "BASIC", "partial_unexpected_count": self.spec.unexpected_samples},
+            )
+        )
+        result = checkpoint.run(batch_parameters={"dataframe": frame}, run_id=gx.RunIdentifier(run_name=f"{self.batch_id}"))
+        self._results += list(result.run_results)
+        outcomes: list[Outcome] = []
+        for validation in result.run_results.values():
+            for r in validation.results:
+                meta = r.expectation_config.meta or {}
+                rule = by_rule[meta["rule"]]
+                res = r.result or {}
+                outcomes.append(
+                    Outcome(
+                        suite=suite_name,
+                        rule=rule.name,
+                        column=meta.get("column"),
+                        action=rule.action,
+                        success=bool(r.success),
+                        element_count=res.get("element_count"),
+                        unexpected_count=res.get("unexpected_count"),
+                        unexpected_percent=res.get("unexpected_percent"),
+                        samples=_sample(res.get("partial_unexpected_list")),
+                        observed=(observed or {}).get(rule.name, {}),
+                        fail_above_percent=rule.fail_above_percent,
+                    )
+                )
+        self.outcomes += outcomes
+        return outcomes
+
+    def breaches(self) -> list[Outcome]:
+        return [o for o in self.outcomes if o.gate_breached]
+
+    def history_rows(self, at: datetime | None = None) -> DataFrame:
+        at = at or datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
+        rows = [
+            (
+                self.batch_id, self.run_kind, o.suite, o.rule, o.column, o.action, o.success, o.gate_breached, o.element_count, o.unexpected_count,
+                None if o.unexpected_percent is None else float(o.unexpected_percent), list(o.samples), {k: float(v) for k, v in o.observed.items()} or None, at,
+            )
+            for o in self.outcomes
+        ]
+        return self.spark.createDataFrame(rows, HISTORY_SCHEMA)
+
+    def record(self) -> None:
+        """Append this run's outcomes to ops/quality_history and add its pages to the Data Docs site."""
+        if self.outcomes:
+            lake.append(self.history_rows(), self.history_path)
+        if self._results:
+            started = time.perf_counter()
+            self.gx.build_data_docs(resource_identifiers=self._results)
+            self.seconds += time.perf_counter() - started
+        sites = self.gx.get_docs_sites_urls()
+        self.docs_index = sites[0]["site_url"] if sites else None
+
+
+def previous_observations(spark: SparkSession, history_path: str, suite: str, rule: str, before_batch: str) -> DataFrame:
+    """The `observed` entries of a rule from earlier batches of an ingest, newest batch last."""
+    if not lake.exists(spark, history_path):
+        return spark.createDataFrame([], "batch_id string, key string, value double, validated_at timestamp")
+    from pyspark.sql import functions as F
+
+    h = lake.read(spark, history_path).filter((F.col("suite") == suite) & (F.col("rule") == rule) & (F.col("batch_id") != before_batch) & F.col("observed").isNotNull())
+    return h.select("batch_id", "validated_at", F.explode("observed").alias("key", "value")).select("batch_id", "key", "value", "validated_at")
