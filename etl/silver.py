@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from etl.config import Contract, Feeds, Pipeline
+from etl import reference
+from etl.config import Contract, Feeds, Pipeline, Settings
 from etl.pseudonym import hmac_sha256_hex
 
 KEY_SEPARATOR = "\u001f"
@@ -30,6 +31,17 @@ class ConformContext:
     contracts: dict[str, Contract]
     sections: dict[str, str]  # letter -> name_zh
     sub_industries: dict[str, str]  # id -> name_zh
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "ConformContext":
+        ref = settings.reference_dir
+        return cls(
+            pipeline=settings.pipeline,
+            feeds=settings.feeds,
+            contracts=settings.contracts,
+            sections={r["section_code"]: r["name_zh"] for r in reference.rows(ref, "sections")},
+            sub_industries={r["sub_industry_id"]: r["name_zh"] for r in reference.rows(ref, "sub_industries")},
+        )
 
 
 def _by_platform(values: dict[str, object], default: object = None) -> Column:
@@ -213,3 +225,23 @@ SILVER_LINEAGE = ("source_file", "delivery_date", "batch_id", "ingested_at")
 def to_silver(rows: DataFrame, feed: str) -> DataFrame:
     """The silver projection of accepted rows: canonical columns and lineage, no rule helpers."""
     return rows.select(*[F.col(c).cast(t).alias(c) if t else F.col(c) for c, t in SILVER_COLUMNS[feed]], *SILVER_LINEAGE)
+
+
+def conform(feed: str, bronze: DataFrame, roster: DataFrame | None, ctx: ConformContext, pseudonym_key: bytes) -> DataFrame:
+    """The conform step of `feed`; logs resolve tenants through `roster` (none yet: every tenant is unknown)."""
+    if feed == "roster":
+        return conform_roster(bronze, ctx)
+    if roster is None:
+        roster = bronze.sparkSession.createDataFrame([], "platform_id string, tenant_id string, credit_code string")
+    if feed == "logins":
+        return conform_logins(bronze, roster, ctx, pseudonym_key)
+    if feed == "resource_usage":
+        return conform_resource_usage(bronze, roster, ctx)
+    return conform_traffic(bronze, roster, ctx)
+
+
+def overlay(existing: DataFrame | None, accepted: DataFrame, keys: list[str]) -> DataFrame:
+    """A table as it will be once `accepted` is upserted on `keys`: what ingest would write, without writing it."""
+    if existing is None:
+        return accepted
+    return existing.join(accepted.select(*keys), on=keys, how="left_anti").unionByName(accepted)

@@ -25,7 +25,7 @@ from etl.config import FEED_NAMES, Settings
 from etl.landing import LandingFile, discover
 from etl.master import build_master
 from etl.pseudonym import key_from_env
-from etl.silver import ConformContext, conform_logins, conform_resource_usage, conform_roster, conform_traffic, to_silver
+from etl.silver import ConformContext, conform, overlay, to_silver
 from etl.tables import PARTITIONS, QUARANTINE_SCHEMA, Tables
 from jobs import reference as reference_job
 from quality.checks import check_activity_shares, check_bronze, check_master, check_silver
@@ -136,28 +136,11 @@ def _ingested_paths(spark: SparkSession, tables: Tables) -> set[tuple[str, int, 
     return {(r.path, r.size_bytes, r.mtime_ms) for r in lake.read(spark, tables.manifest).select("path", "size_bytes", "mtime_ms").collect()}
 
 
-def _conform(feed: str, bronze: DataFrame, roster: DataFrame | None, ctx: ConformContext, key: bytes) -> DataFrame:
-    if feed == "roster":
-        return conform_roster(bronze, ctx)
-    if feed == "logins":
-        return conform_logins(bronze, roster, ctx, key)
-    if feed == "resource_usage":
-        return conform_resource_usage(bronze, roster, ctx)
-    return conform_traffic(bronze, roster, ctx)
-
-
 def _count_by_platform(spark: SparkSession, path: str, batch_id: str) -> dict[str, int]:
     if not lake.exists(spark, path):
         return {}
     rows = lake.read(spark, path).filter(F.col("batch_id") == batch_id).groupBy("platform_id").count().collect()
     return {r.platform_id: r["count"] for r in rows}
-
-
-def _overlay(existing: DataFrame | None, accepted: DataFrame, keys: list[str]) -> DataFrame:
-    """Silver as it will be once `accepted` is upserted on `keys`: what ingest would write, without writing it."""
-    if existing is None:
-        return accepted
-    return existing.join(accepted.select(*keys), on=keys, how="left_anti").unionByName(accepted)
 
 
 @dataclass
@@ -178,6 +161,21 @@ def run(
     progress=lambda msg: None,
     quality: QualitySpec | None = None,
 ) -> IngestResult:
+    """Ingest the new landing files as one batch. Whatever the batch cached is released however it ends."""
+    cached: list[DataFrame] = []
+    try:
+        return _run(spark, settings, until, recover_incomplete, progress, quality, cached)
+    finally:
+        for frame in cached:
+            frame.unpersist()
+
+
+def _cache(frame: DataFrame, cached: list[DataFrame]) -> DataFrame:
+    cached.append(frame.persist(StorageLevel.MEMORY_AND_DISK))
+    return cached[-1]
+
+
+def _run(spark, settings, until, recover_incomplete, progress, quality, cached: list[DataFrame]) -> IngestResult:
     tables = Tables(settings)
     key = key_from_env(settings.pipeline.ingest.pseudonym_key_env)
     quality = quality or load_quality(settings)
@@ -205,14 +203,7 @@ def run(
     lake.append(spark.createDataFrame([(batch_id, "started", started, len(files), {k: v for k, v in versions.items() if v is not None})], BATCH_SCHEMA), tables.batches)
     progress(f"batch {batch_id}: {len(files)} new files")
     reference_job.run(spark, settings)
-    ref = settings.reference_dir
-    ctx = ConformContext(
-        pipeline=settings.pipeline,
-        feeds=settings.feeds,
-        contracts=settings.contracts,
-        sections={r["section_code"]: r["name_zh"] for r in reference.rows(ref, "sections")},
-        sub_industries={r["sub_industry_id"]: r["name_zh"] for r in reference.rows(ref, "sub_industries")},
-    )
+    ctx = ConformContext.from_settings(settings)
     rule_ctx = RuleContext.from_settings(settings)
     validator = Validator(spark, quality, rule_ctx, quality_context_root(settings, quality), tables.quality_history, batch_id, "ingest")
     readable = [f for f in files if f.problem is None]
@@ -236,21 +227,20 @@ def run(
         progress(f"{step}: reading {result.feeds[feed].files} files from {len(platforms)} platforms")
         spec = settings.feeds.feeds[feed]
         parts = [to_bronze(read_raw(spark, fs, settings.contracts[pid]), settings.contracts[pid], feed, spec) for pid, fs in sorted(platforms.items())]
-        bronze = reduce(DataFrame.unionByName, parts).select(*lineage, "*").persist(StorageLevel.MEMORY_AND_DISK)
+        bronze = _cache(reduce(DataFrame.unionByName, parts).select(*lineage, "*"), cached)
         progress(f"{step}: validating bronze.{feed}")
         check_bronze(validator, feed, bronze)
 
         progress(f"{step}: conforming, routing and validating silver.{feed}")
         silver_path = tables.silver(feed)
         existing = lake.read(spark, silver_path) if lake.exists(spark, silver_path) else None
-        roster = roster_silver if roster_silver is not None else spark.createDataFrame([], "platform_id string, tenant_id string, credit_code string")
-        candidates = _conform(feed, bronze, roster, ctx, key)
+        candidates = conform(feed, bronze, roster_silver, ctx, key)
         routed = route(candidates, quality.row_rules(f"silver.{feed}"), rule_ctx)
-        flagged = outcomes.classify(routed, existing, spec.on_existing).persist(StorageLevel.MEMORY_AND_DISK)
+        flagged = _cache(outcomes.classify(routed, existing, spec.on_existing), cached)
         check_silver(validator, feed, flagged)
         accepted = to_silver(flagged.filter(F.col("outcome").isin(outcomes.NEW, outcomes.UPDATE)), feed)
         if feed == "roster":
-            roster_silver = _overlay(roster_silver, accepted, ["platform_id", "tenant_id"]).persist(StorageLevel.MEMORY_AND_DISK)
+            roster_silver = _cache(overlay(roster_silver, accepted, ["platform_id", "tenant_id"]), cached)
         if feed == "logins":
             check_activity_shares(validator, accepted)
         staged[feed] = _Staged(platforms, bronze, flagged, outcomes.count_outcomes(flagged))
@@ -262,16 +252,13 @@ def run(
     if not validator.breaches() and any(c[outcomes.NEW] or c[outcomes.UPDATE] for c in roster_counts):
         progress("building and validating the enterprise master")
         provinces = reference.to_dataframe(spark, settings.reference_dir, "provinces")
-        master = build_master(roster_silver, provinces).persist(StorageLevel.MEMORY_AND_DISK)
+        master = _cache(build_master(roster_silver, provinces), cached)
         check_master(validator, master)
     validator.record()
     result.quality_docs = validator.docs_index
     result.quality = validator.outcomes
     breaches = validator.breaches()
     if breaches:
-        for st in staged.values():
-            st.flagged.unpersist()
-            st.bronze.unpersist()
         lake.append(spark.createDataFrame([(batch_id, "rejected", _now(), len(files), None)], BATCH_SCHEMA), tables.batches)
         raise QualityGateFailed(batch_id, breaches)
 
@@ -318,7 +305,7 @@ def run(
                 (batch_id, feed, pid, len(st.platforms.get(pid, [])), read, inserted, c[outcomes.UPDATE], parked_rows,
                  c[outcomes.DUP_IN_BATCH], c[outcomes.DUP_EXISTING], ok, started, _now())
             )
-        st.flagged.unpersist()
+        st.flagged.unpersist()  # written: free the memory before the next feed
         st.bronze.unpersist()
         if not counts.reconciled:
             raise ReconciliationError(
@@ -335,7 +322,6 @@ def run(
     if master is not None:
         progress("writing the enterprise master")
         lake.overwrite(master, tables.master)
-        master.unpersist()
     audit_schema = (
         "batch_id string, feed string, platform_id string, files int, rows_read long, inserted long, updated long, quarantined long, "
         "duplicates_in_batch long, duplicates_existing long, reconciled boolean, started_at timestamp, finished_at timestamp"

@@ -17,9 +17,8 @@ from etl import lake, outcomes, reference
 from etl.config import FEED_NAMES, Settings
 from etl.master import build_master
 from etl.pseudonym import key_from_env
-from etl.silver import ConformContext, to_silver
+from etl.silver import ConformContext, conform, overlay, to_silver
 from etl.tables import Tables
-from jobs.ingest import _conform, _overlay
 from quality.checks import check_activity_shares, check_bronze, check_master, check_silver
 from quality.routing import route
 from quality.rules import RuleContext
@@ -55,26 +54,16 @@ def run(spark: SparkSession, settings: Settings, batch_id: str | None = None, pr
 
     # --- load inputs ---------------------------------------------------------------------------
     batch_id = batch_id or latest_batch(spark, tables)
-    bronze = {
-        feed: lake.read(spark, tables.bronze(feed)).filter(F.col("batch_id") == batch_id)
-        for feed in FEED_NAMES
-        if lake.exists(spark, tables.bronze(feed))
-    }
-    if not bronze or all(df.isEmpty() for df in bronze.values()):
+    in_lake = {feed: lake.read(spark, tables.bronze(feed)).filter(F.col("batch_id") == batch_id) for feed in FEED_NAMES if lake.exists(spark, tables.bronze(feed))}
+    bronze = {feed: rows for feed, rows in in_lake.items() if not rows.isEmpty()}  # a batch need not carry every feed
+    if not bronze:
         raise UnknownBatch(f"batch {batch_id} has no rows in bronze")
 
     def silver_without_batch(feed: str) -> DataFrame | None:
         path = tables.silver(feed)
         return lake.read(spark, path).filter(F.col("batch_id") != batch_id) if lake.exists(spark, path) else None
 
-    ref = settings.reference_dir
-    ctx = ConformContext(
-        pipeline=settings.pipeline,
-        feeds=settings.feeds,
-        contracts=settings.contracts,
-        sections={r["section_code"]: r["name_zh"] for r in reference.rows(ref, "sections")},
-        sub_industries={r["sub_industry_id"]: r["name_zh"] for r in reference.rows(ref, "sub_industries")},
-    )
+    ctx = ConformContext.from_settings(settings)
     rule_ctx = RuleContext.from_settings(settings)
     validator = Validator(spark, quality, rule_ctx, quality_context_root(settings, quality), tables.quality_history, batch_id, "quality")
     roster_silver = silver_without_batch("roster")
@@ -83,23 +72,26 @@ def run(spark: SparkSession, settings: Settings, batch_id: str | None = None, pr
     for feed, rows in bronze.items():
         progress(f"{feed}: bronze.{feed} and silver.{feed}")
         rows = rows.persist(StorageLevel.MEMORY_AND_DISK)
-        check_bronze(validator, feed, rows)
-        roster = roster_silver if roster_silver is not None else spark.createDataFrame([], "platform_id string, tenant_id string, credit_code string")
-        routed = route(_conform(feed, rows, roster, ctx, key), quality.row_rules(f"silver.{feed}"), rule_ctx)
-        flagged = outcomes.classify(routed, silver_without_batch(feed), settings.feeds.feeds[feed].on_existing).persist(StorageLevel.MEMORY_AND_DISK)
-        check_silver(validator, feed, flagged)
-        accepted = to_silver(flagged.filter(F.col("outcome").isin(outcomes.NEW, outcomes.UPDATE)), feed)
-        if feed == "roster":
-            roster_silver = _overlay(roster_silver, accepted, ["platform_id", "tenant_id"])
-        if feed == "logins":
-            check_activity_shares(validator, accepted)
-        flagged.unpersist()
-        rows.unpersist()
+        flagged = None
+        try:
+            check_bronze(validator, feed, rows)
+            routed = route(conform(feed, rows, roster_silver, ctx, key), quality.row_rules(f"silver.{feed}"), rule_ctx)
+            flagged = outcomes.classify(routed, silver_without_batch(feed), settings.feeds.feeds[feed].on_existing).persist(StorageLevel.MEMORY_AND_DISK)
+            check_silver(validator, feed, flagged)
+            accepted = to_silver(flagged.filter(F.col("outcome").isin(outcomes.NEW, outcomes.UPDATE)), feed)
+            if feed == "roster":
+                roster_silver = overlay(roster_silver, accepted, ["platform_id", "tenant_id"])
+            if feed == "logins":
+                check_activity_shares(validator, accepted)
+        finally:
+            if flagged is not None:
+                flagged.unpersist()
+            rows.unpersist()
     if lake.exists(spark, tables.master):
         progress("silver.enterprise_master")
         check_master(validator, lake.read(spark, tables.master))
     elif roster_silver is not None:
-        check_master(validator, build_master(roster_silver, reference.to_dataframe(spark, ref, "provinces")))
+        check_master(validator, build_master(roster_silver, reference.to_dataframe(spark, settings.reference_dir, "provinces")))
 
     # --- save outputs --------------------------------------------------------------------------
     validator.record()

@@ -39,10 +39,13 @@ def check_bronze(v: Validator, feed: str, bronze: DataFrame) -> None:
             .select("platform_id", "delivery_date", "rows")
         )
         frame = baselines.volume_against_baseline(current, previous, rule.lookback).cache()
-        observed = {f"{r.platform_id}{baselines.VOLUME_KEY_SEPARATOR}{r.delivery_date}": float(r.rows) for r in current.collect()}
-        v.validate(f"{table}.{rule.name}", frame, (rule,), observed={rule.name: observed})
-        frame.unpersist()
-        current.unpersist()
+        try:
+            # one row per platform and delivery day of the batch: small enough for the history map
+            observed = {f"{r.platform_id}{baselines.VOLUME_KEY_SEPARATOR}{r.delivery_date}": float(r.rows) for r in current.collect()}
+            v.validate(f"{table}.{rule.name}", frame, (rule,), observed={rule.name: observed})
+        finally:
+            frame.unpersist()
+            current.unpersist()
 
 
 def check_silver(v: Validator, feed: str, flagged: DataFrame) -> None:
@@ -60,10 +63,12 @@ def check_activity_shares(v: Validator, accepted_logins: DataFrame) -> None:
         latest = prior.agg(F.max("validated_at").alias("at")).collect()[0]["at"]
         previous = prior.filter(F.col("validated_at") == F.lit(latest)).select(F.col("key").alias("province_code"), F.col("value").alias("share"))
         frame = baselines.share_change(current, previous, has_baseline=latest is not None).cache()
-        observed = {r.province_code: float(r.share) for r in current.collect()}
-        v.validate(f"{table}.{rule.name}", frame, (rule,), observed={rule.name: observed})
-        frame.unpersist()
-        current.unpersist()
+        try:
+            observed = {r.province_code: float(r.share) for r in current.collect()}  # at most 31 provinces
+            v.validate(f"{table}.{rule.name}", frame, (rule,), observed={rule.name: observed})
+        finally:
+            frame.unpersist()
+            current.unpersist()
 
 
 def check_master(v: Validator, master: DataFrame) -> None:

@@ -119,14 +119,14 @@ def _unclaimed(rule: Rule):
     return free | (GxColumn(REASON_COLUMN) == rule.name) if rule.action == "quarantine" else free
 
 
-def expectations(rule: Rule, ctx: RuleContext, routed: bool = False) -> list[tuple[str | None, object]]:
-    """(target column, expectation) pairs for a row or table rule; meta names the rule for reports.
+def expectations(rule: Rule, ctx: RuleContext, routed: bool = False) -> list:
+    """The GE expectations of a row or table rule (one per target column); meta names the rule and column.
 
     `routed`: the frame carries `reason_code` from quality.routing, and row rules are
     judged on the rows still unclaimed when their turn comes.
     """
     meta = {"rule": rule.name, "action": rule.action, "doc": rule.doc}
-    out: list[tuple[str | None, object]] = []
+    out: list = []
     for col in rule.targets if rule.is_row_rule else ():
         m = {**meta, "column": col}
         check = rule.check
@@ -147,7 +147,7 @@ def expectations(rule: Rule, ctx: RuleContext, routed: bool = False) -> list[tup
             e = ExpectColumnValuesToBeValidCreditCode(column=col, meta=m, **cond)
         else:
             e = ExpectColumnValuesToBeWholeNumbers(column=col, meta=m, **cond)
-        out.append((col, e))
+        out.append(e)
     if rule.check == "unique":
         cond = GxColumn("outcome").is_in(list(rule.among)) if rule.among else None
         extra = {"row_condition": cond} if cond is not None else {}
@@ -155,11 +155,11 @@ def expectations(rule: Rule, ctx: RuleContext, routed: bool = False) -> list[tup
             e = gxe.ExpectColumnValuesToBeUnique(column=rule.columns[0], meta={**meta, "column": rule.columns[0]}, **extra)
         else:
             e = gxe.ExpectCompoundColumnsToBeUnique(column_list=list(rule.columns), meta={**meta, "column": ",".join(rule.columns)}, **extra)
-        out.append((",".join(rule.columns), e))
+        out.append(e)
     elif rule.check == "columns":
-        out.append((None, gxe.ExpectTableColumnsToMatchSet(column_set=list(rule.names), exact_match=False, meta=meta)))
+        out.append(gxe.ExpectTableColumnsToMatchSet(column_set=list(rule.names), exact_match=False, meta=meta))
     elif rule.check == "volume":  # validated on baselines.volume_against_baseline
-        out.append(("ratio", gxe.ExpectColumnValuesToBeBetween(column="ratio", min_value=rule.min_ratio, max_value=rule.max_ratio, meta={**meta, "column": "ratio"})))
+        out.append(gxe.ExpectColumnValuesToBeBetween(column="ratio", min_value=rule.min_ratio, max_value=rule.max_ratio, meta={**meta, "column": "ratio"}))
     elif rule.check == "province_share":  # validated on baselines.share_change
-        out.append(("change_pp", gxe.ExpectColumnValuesToBeBetween(column="change_pp", max_value=rule.max_change_pp, meta={**meta, "column": "change_pp"})))
+        out.append(gxe.ExpectColumnValuesToBeBetween(column="change_pp", max_value=rule.max_change_pp, meta={**meta, "column": "change_pp"}))
     return out

@@ -19,6 +19,7 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")  # no usage reports from 
 import great_expectations as gx  # noqa: E402
 from great_expectations.data_context.types.base import ProgressBarsConfig  # noqa: E402
 from pyspark.sql import DataFrame, SparkSession  # noqa: E402
+from pyspark.sql import functions as F  # noqa: E402
 from pyspark.sql import types as T  # noqa: E402
 
 from etl import lake  # noqa: E402
@@ -107,17 +108,20 @@ class Validator:
         self.docs_index: str | None = None
         self.seconds = 0.0  # wall time spent in GE (validation, results, Data Docs)
         self._results: list = []  # validation result ids of this run, for Data Docs
+        # what the GE project already stores, listed once: each validation replaces its own entries
+        self._stored = {
+            "suites": {x.name for x in self.gx.suites.all()},
+            "validation_definitions": {x.name for x in self.gx.validation_definitions.all()},
+            "checkpoints": {x.name for x in self.gx.checkpoints.all()},
+        }
 
-    def _suite(self, name: str, rules: tuple[Rule, ...], routed: bool) -> tuple[gx.ExpectationSuite, dict[str, Rule]]:
-        if any(s.name == name for s in self.gx.suites.all()):
-            self.gx.suites.delete(name)
-        suite = self.gx.suites.add(gx.ExpectationSuite(name=name, meta={"source": "conf/quality.yaml"}))
-        by_rule = {}
-        for rule in rules:
-            for _, expectation in expectations(rule, self.ctx, routed):
-                suite.add_expectation(expectation)
-            by_rule[rule.name] = rule
-        return suite, by_rule
+    def _replace(self, store: str, name: str, item):
+        """Add `item` to a GE store, replacing what an earlier run left under `name`."""
+        factory = getattr(self.gx, store)
+        if name in self._stored[store]:
+            factory.delete(name)
+        self._stored[store].add(name)
+        return factory.add(item)
 
     def validate(
         self, suite_name: str, frame: DataFrame, rules: tuple[Rule, ...], observed: dict[str, dict[str, float]] | None = None, routed: bool = False
@@ -127,34 +131,33 @@ class Validator:
         `routed`: the frame went through quality.routing, so row rules are judged in
         precedence order (see quality.rules.expectations).
         """
-        gx_rules = tuple(r for r in rules if expectations(r, self.ctx))
-        if not gx_rules:
+        planned = [(rule, expectations(rule, self.ctx, routed)) for rule in rules]
+        planned = [(rule, exps) for rule, exps in planned if exps]
+        if not planned:
             return []
         started = time.perf_counter()
         try:
-            return self._validate(suite_name, frame, gx_rules, observed, routed)
+            return self._validate(suite_name, frame, planned, observed)
         finally:
             self.seconds += time.perf_counter() - started
 
-    def _validate(self, suite_name: str, frame: DataFrame, gx_rules: tuple[Rule, ...], observed: dict[str, dict[str, float]] | None, routed: bool) -> list[Outcome]:
-        suite, by_rule = self._suite(suite_name, gx_rules, routed)
+    def _validate(self, suite_name: str, frame: DataFrame, planned: list, observed: dict[str, dict[str, float]] | None) -> list[Outcome]:
+        suite = gx.ExpectationSuite(name=suite_name, meta={"source": "conf/quality.yaml"}, expectations=[e for _, exps in planned for e in exps])
+        suite = self._replace("suites", suite_name, suite)
+        by_rule = {rule.name: rule for rule, _ in planned}
         asset_names = {a.name for a in self.datasource.assets}
         asset = self.datasource.get_asset(suite_name) if suite_name in asset_names else self.datasource.add_dataframe_asset(name=suite_name)
         batch_def = next((b for b in asset.batch_definitions if b.name == "batch"), None) or asset.add_batch_definition_whole_dataframe("batch")
-        vd_names = {v.name for v in self.gx.validation_definitions.all()}
-        if suite_name in vd_names:
-            self.gx.validation_definitions.delete(suite_name)
-        definition = self.gx.validation_definitions.add(gx.ValidationDefinition(name=suite_name, data=batch_def, suite=suite))
-        cp_names = {c.name for c in self.gx.checkpoints.all()}
-        if suite_name in cp_names:
-            self.gx.checkpoints.delete(suite_name)
-        checkpoint = self.gx.checkpoints.add(
+        definition = self._replace("validation_definitions", suite_name, gx.ValidationDefinition(name=suite_name, data=batch_def, suite=suite))
+        checkpoint = self._replace(
+            "checkpoints",
+            suite_name,
             gx.Checkpoint(
                 name=suite_name,
                 validation_definitions=[definition],
                 # BASIC: counts and a sample of values; SUMMARY would add a value-count job per failing expectation
                 result_format={"result_format": "BASIC", "partial_unexpected_count": self.spec.unexpected_samples},
-            )
+            ),
         )
         result = checkpoint.run(batch_parameters={"dataframe": frame}, run_id=gx.RunIdentifier(run_name=f"{self.batch_id}"))
         self._results += list(result.run_results)
@@ -212,7 +215,5 @@ def previous_observations(spark: SparkSession, history_path: str, suite: str, ru
     """The `observed` entries of a rule from earlier batches of an ingest, newest batch last."""
     if not lake.exists(spark, history_path):
         return spark.createDataFrame([], "batch_id string, key string, value double, validated_at timestamp")
-    from pyspark.sql import functions as F
-
     h = lake.read(spark, history_path).filter((F.col("suite") == suite) & (F.col("rule") == rule) & (F.col("batch_id") != before_batch) & F.col("observed").isNotNull())
     return h.select("batch_id", "validated_at", F.explode("observed").alias("key", "value")).select("batch_id", "key", "value", "validated_at")

@@ -45,9 +45,8 @@ class Rule(_Frozen):
             if missing:
                 raise ValueError(f"rule {self.name}: check {self.check} needs {', '.join(missing)}")
 
-        if self.check in ROW_CHECKS or self.check == "unique":
-            if (self.column is None) == (self.columns is None) and self.check != "unique":
-                raise ValueError(f"rule {self.name}: give exactly one of column, columns")
+        if self.check in ROW_CHECKS and (self.column is None) == (self.columns is None):
+            raise ValueError(f"rule {self.name}: give exactly one of column, columns")
         if self.action == "quarantine" and self.check in TABLE_CHECKS:
             raise ValueError(f"rule {self.name}: {self.check} is a table check; its action is warn or fail, not quarantine")
         if self.check == "between" and self.min is None and self.max is None and self.max_from is None:

@@ -4,7 +4,7 @@ import pytest
 from pyspark.sql import functions as F
 from pyspark.testing import assertDataFrameEqual
 
-from etl import outcomes, reference
+from etl import outcomes
 from etl.silver import ConformContext, conform_traffic, parse_number, parse_timestamp
 from quality.routing import route
 from quality.rules import RuleContext
@@ -13,14 +13,7 @@ from quality.spec import load_quality
 
 @pytest.fixture(scope="module")
 def ctx(settings):
-    ref = settings.reference_dir
-    return ConformContext(
-        pipeline=settings.pipeline,
-        feeds=settings.feeds,
-        contracts=settings.contracts,
-        sections={r["section_code"]: r["name_zh"] for r in reference.rows(ref, "sections")},
-        sub_industries={r["sub_industry_id"]: r["name_zh"] for r in reference.rows(ref, "sub_industries")},
-    )
+    return ConformContext.from_settings(settings)
 
 
 def test_parse_timestamp_follows_each_contract(spark, settings):
