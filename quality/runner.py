@@ -108,20 +108,6 @@ class Validator:
         self.docs_index: str | None = None
         self.seconds = 0.0  # wall time spent in GE (validation, results, Data Docs)
         self._results: list = []  # validation result ids of this run, for Data Docs
-        # what the GE project already stores, listed once: each validation replaces its own entries
-        self._stored = {
-            "suites": {x.name for x in self.gx.suites.all()},
-            "validation_definitions": {x.name for x in self.gx.validation_definitions.all()},
-            "checkpoints": {x.name for x in self.gx.checkpoints.all()},
-        }
-
-    def _replace(self, store: str, name: str, item):
-        """Add `item` to a GE store, replacing what an earlier run left under `name`."""
-        factory = getattr(self.gx, store)
-        if name in self._stored[store]:
-            factory.delete(name)
-        self._stored[store].add(name)
-        return factory.add(item)
 
     def validate(
         self, suite_name: str, frame: DataFrame, rules: tuple[Rule, ...], observed: dict[str, dict[str, float]] | None = None, routed: bool = False
@@ -143,21 +129,20 @@ class Validator:
 
     def _validate(self, suite_name: str, frame: DataFrame, planned: list, observed: dict[str, dict[str, float]] | None) -> list[Outcome]:
         suite = gx.ExpectationSuite(name=suite_name, meta={"source": "conf/quality.yaml"}, expectations=[e for _, exps in planned for e in exps])
-        suite = self._replace("suites", suite_name, suite)
+        # add_or_update: a suite, definition or checkpoint an earlier run stored under the name is replaced
+        suite = self.gx.suites.add_or_update(suite)
         by_rule = {rule.name: rule for rule, _ in planned}
         asset_names = {a.name for a in self.datasource.assets}
         asset = self.datasource.get_asset(suite_name) if suite_name in asset_names else self.datasource.add_dataframe_asset(name=suite_name)
         batch_def = next((b for b in asset.batch_definitions if b.name == "batch"), None) or asset.add_batch_definition_whole_dataframe("batch")
-        definition = self._replace("validation_definitions", suite_name, gx.ValidationDefinition(name=suite_name, data=batch_def, suite=suite))
-        checkpoint = self._replace(
-            "checkpoints",
-            suite_name,
+        definition = self.gx.validation_definitions.add_or_update(gx.ValidationDefinition(name=suite_name, data=batch_def, suite=suite))
+        checkpoint = self.gx.checkpoints.add_or_update(
             gx.Checkpoint(
                 name=suite_name,
                 validation_definitions=[definition],
                 # BASIC: counts and a sample of values; SUMMARY would add a value-count job per failing expectation
                 result_format={"result_format": "BASIC", "partial_unexpected_count": self.spec.unexpected_samples},
-            ),
+            )
         )
         result = checkpoint.run(batch_parameters={"dataframe": frame}, run_id=gx.RunIdentifier(run_name=f"{self.batch_id}"))
         self._results += list(result.run_results)

@@ -165,3 +165,15 @@ def test_shipped_rules_load(settings):
     ]
     assert {r.check for r in spec.table_rules("silver.logins")} == {"unique", "province_share"}
     assert set(spec.suites) == {f"{layer}.{feed}" for layer in ("bronze", "silver") for feed in ("roster", "logins", "resource_usage", "traffic")} | {"silver.enterprise_master"}
+
+
+def test_a_later_run_on_the_same_ge_project_replaces_the_suite(spark, tmp_path):
+    # Every batch opens the lakehouse's GE project again and re-declares its suites from conf/.
+    spec = QualitySpec(unexpected_samples=3, context_root=None, suites={})
+    df = spark.createDataFrame([("a",), (None,)], "v string")
+    for batch, rule in (("b1", Rule(name="r", check="not_null", column="v", action="warn", doc="d")), ("b2", Rule(name="r", check="is_null", column="v", action="warn", doc="d"))):
+        v = Validator(spark, spec, CTX, str(tmp_path / "gx"), str(tmp_path / "history"), batch, "test")
+        [o] = v.validate("silver.t", df, (rule,))
+        v.record()
+        assert (o.rule, o.unexpected_count) == ("r", 1)
+    assert sorted(r.batch_id for r in spark.read.format("delta").load(str(tmp_path / "history")).collect()) == ["b1", "b2"]
