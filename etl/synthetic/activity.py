@@ -36,12 +36,13 @@ def _is_active_day(name: str, a: Archetype, seed: int, days: int) -> Column:
         gap = F.floor(F.lit(days) / count)
         first = int_between(uniform(seed, "spread_0", ent), F.lit(0), gap - 1)
         return (day >= first) & (F.pmod(day - first, gap) == 0) & (F.floor((day - first) / gap) < count)
-    # bursts: up to count[1] runs of consecutive days
+    # bursts: up to count[1] runs of consecutive days, each wholly inside the window (a burst
+    # cut short by the window's end would look like a one-off trial)
     n = int_between(uniform(seed, "bursts", ent), *pattern.count)
     inside = F.lit(False)
     for j in range(pattern.count[1]):
-        start = int_between(uniform(seed, "burst_start", ent, F.lit(j)), 0, days - 1)
-        length = int_between(uniform(seed, "burst_len", ent, F.lit(j)), *pattern.length)
+        length = F.least(int_between(uniform(seed, "burst_len", ent, F.lit(j)), *pattern.length), F.lit(days))
+        start = int_between(uniform(seed, "burst_start", ent, F.lit(j)), F.lit(0), F.lit(days) - length)
         inside = inside | ((F.lit(j) < n) & (day >= start) & (day < start + length))
     return inside
 
