@@ -1,18 +1,17 @@
-"""Generate a tiny national feed once, then ingest it: one shot, again (idempotent), and in two batches."""
+"""Generate a tiny national feed once, then ingest it in one shot, and again (idempotent). Batches in steps: test_batch_lifecycle."""
 
 import json
 from datetime import date
 
 import pytest
 from pyspark.sql import functions as F
-from pyspark.testing import assertDataFrameEqual
 
 from etl import lake
 from etl.config import FEED_NAMES
 from etl.tables import Tables
 from jobs import ingest
 
-from conftest import SCALE, settings_for as _settings_for
+from conftest import SCALE
 
 pytestmark = pytest.mark.e2e
 
@@ -71,42 +70,3 @@ def test_second_run_changes_nothing(spark, one_shot):
     again = ingest.run(spark, s)
     assert again.batch_id is None
     assert {p: lake.version(spark, p) for p in t.written_by_ingest()} == before
-
-
-def test_incremental_batches_equal_one_shot(spark, settings, one_shot, generated, tmp_path_factory):
-    s_one, _ = one_shot
-    s = _settings_for(settings, tmp_path_factory.mktemp("lake_incr"), generated.landing)
-    first = ingest.run(spark, s, until=date(2020, 6, 15))
-    second = ingest.run(spark, s)
-    assert first.batch_id and second.batch_id and first.batch_id != second.batch_id
-    assert second.feeds["roster"].files == 0
-    for feed in FEED_NAMES:
-        cols = [c for c in lake.read(spark, Tables(s).silver(feed)).columns if c not in ("batch_id", "ingested_at", "source_file")]
-        assertDataFrameEqual(lake.read(spark, Tables(s).silver(feed)).select(cols), lake.read(spark, Tables(s_one).silver(feed)).select(cols))
-    q = lambda st: lake.read(spark, Tables(st).quarantine).select("feed", "reason_code", "raw_record")
-    assertDataFrameEqual(q(s), q(s_one))
-
-
-def test_unreconciled_batch_stops_uncommitted_and_recover_rolls_it_back(spark, settings, one_shot, generated, tmp_path_factory, monkeypatch):
-    s_one, _ = one_shot
-    s = _settings_for(settings, tmp_path_factory.mktemp("lake_broken"), generated.landing)
-    t = Tables(s)
-    real_classify = ingest.outcomes.classify
-
-    def multiplying(conformed, existing, on_existing):
-        flagged = real_classify(conformed, existing, on_existing)
-        return flagged.unionByName(flagged.limit(1))  # a fan-out bug: one row counted twice
-
-    monkeypatch.setattr(ingest.outcomes, "classify", multiplying)
-    with pytest.raises(ingest.ReconciliationError, match=r"feed roster: .*\(1 platforms lost or multiplied rows after bronze\)"):
-        ingest.run(spark, s)
-    monkeypatch.setattr(ingest.outcomes, "classify", real_classify)
-    assert not lake.exists(spark, t.manifest)  # nothing was committed
-    with pytest.raises(ingest.IncompleteBatch, match="rerun with --recover"):
-        ingest.run(spark, s)
-    recovered = ingest.run(spark, s, recover_incomplete=True)
-    assert all(c.reconciled for c in recovered.feeds.values())
-    for feed in FEED_NAMES:
-        cols = [c for c in lake.read(spark, t.silver(feed)).columns if c not in ("batch_id", "ingested_at", "source_file")]
-        assertDataFrameEqual(lake.read(spark, t.silver(feed)).select(cols), lake.read(spark, Tables(s_one).silver(feed)).select(cols))
-    assert lake.read(spark, t.bronze("roster")).count() == lake.read(spark, Tables(s_one).bronze("roster")).count()
