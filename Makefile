@@ -30,7 +30,8 @@ demo: setup
 	$(PY) -m jobs generate --scale $(DEMO_SCALE) --seed $(DEMO_SEED) --out data
 	IIAP_PSEUDONYM_KEY=$${IIAP_PSEUDONYM_KEY:-$(DEMO_KEY)} $(PY) -m jobs ingest
 	IIAP_PSEUDONYM_KEY=$${IIAP_PSEUDONYM_KEY:-$(DEMO_KEY)} $(PY) -m jobs quality
-	@echo "landing files: data/landing   ground truth: data/truth/manifest.json   lakehouse: lakehouse/"
+	$(PY) -m jobs classify --truth data/truth
+	@echo "landing files: data/landing   ground truth: data/truth/manifest.json   lakehouse: lakehouse/   MLflow: mlflow/mlflow.db"
 	@echo "data-quality dashboard: lakehouse/_quality/gx/uncommitted/data_docs/local_site/index.html"
 
 test: setup

@@ -35,12 +35,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=float, default=0.01)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--feed", default=None, help="Reuse a feed written by iiap generate (its OUT folder) instead of generating one.")
     args = parser.parse_args()
     os.environ.setdefault("IIAP_PSEUDONYM_KEY", "benchmark-only-key-0123456789")
     base = load_settings()
     spark = build_session(base, "iiap-benchmark-quality")
     work = Path(tempfile.mkdtemp(prefix=f"iiap-bench-quality-{args.scale}-"))
-    g = generate.run(spark, base, load_generator(), args.scale, args.seed, str(work / "feed"))
+    if args.feed:
+        manifest = json.loads((Path(args.feed) / "truth" / "manifest.json").read_text())
+        g = generate.GenerateResult(str(Path(args.feed) / "landing"), str(Path(args.feed) / "truth"), manifest["files"], manifest)
+        args.scale = manifest["scale"]
+    else:
+        g = generate.run(spark, base, load_generator(), args.scale, args.seed, str(work / "feed"))
     rows = sum(f["rows_delivered"] for f in g.manifest["feeds"].values())
 
     spent: list[float] = []  # seconds inside GE, read from the Validator when it records the run

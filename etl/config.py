@@ -85,6 +85,14 @@ class TableSettings(_Frozen):
     reference: tuple[str, ...]
 
 
+class Tracking(_Frozen):
+    """Where MLflow records runs: a server URI, or null for a SQLite store inside the project."""
+
+    uri: str | None = None
+    local_store: str = "mlflow"
+    experiment_prefix: str = Field(default="iiap", pattern=r"^[A-Za-z0-9_.-]+$")
+
+
 class Pipeline(_Frozen):
     lakehouse_root: str
     landing_root: str
@@ -92,6 +100,7 @@ class Pipeline(_Frozen):
     ingest: IngestSettings
     limits: Limits
     tables: TableSettings
+    tracking: Tracking = Tracking()
 
 
 # --- feeds.yaml --------------------------------------------------------------------------------

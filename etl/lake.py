@@ -16,8 +16,12 @@ def version(spark: SparkSession, path: str) -> int | None:
     return DeltaTable.forPath(spark, path).history(1).select("version").first()[0]
 
 
-def read(spark: SparkSession, path: str) -> DataFrame:
-    return spark.read.format("delta").load(path)
+def read(spark: SparkSession, path: str, as_of: int | None = None) -> DataFrame:
+    """The table, or the snapshot at Delta version `as_of` (time travel)."""
+    reader = spark.read.format("delta")
+    if as_of is not None:
+        reader = reader.option("versionAsOf", as_of)
+    return reader.load(path)
 
 
 def append(df: DataFrame, path: str, partition_by: tuple[str, ...] = ()) -> None:
@@ -27,8 +31,11 @@ def append(df: DataFrame, path: str, partition_by: tuple[str, ...] = ()) -> None
     writer.save(path)
 
 
-def overwrite(df: DataFrame, path: str, properties: dict[str, str] | None = None) -> None:
-    writer = df.write.format("delta").mode("overwrite").option("overwriteSchema", "true")
+def overwrite(df: DataFrame, path: str, properties: dict[str, str] | None = None, partition_by: tuple[str, ...] = ()) -> None:
+    # the whole table is replaced, whatever the session's partitionOverwriteMode says
+    writer = df.write.format("delta").mode("overwrite").option("overwriteSchema", "true").option("partitionOverwriteMode", "static")
+    if partition_by:
+        writer = writer.partitionBy(*partition_by)
     for key, value in (properties or {}).items():
         writer = writer.option(key, value)
     writer.save(path)

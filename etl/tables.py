@@ -61,6 +61,12 @@ class Tables:
     def batches(self) -> str:
         return self.s.table_path("ops", "batches")
 
+    def gold(self, name: str) -> str:
+        return self.s.table_path("gold", name)
+
+    def written_by_classify(self) -> list[str]:
+        return [self.gold(n) for n in ("activity_daily", "app_sessions_daily", "activity_features", "enterprise_labels", "access_counts")]
+
     def written_by_ingest(self) -> list[str]:
         """Tables an ingest batch writes, in an order that keeps readers consistent."""
         return [*(self.bronze(f) for f in FEED_NAMES), *(self.silver(f) for f in FEED_NAMES), self.master, self.quarantine, self.audit, self.manifest]

@@ -158,6 +158,54 @@ def quality(obj, batch_id: str | None) -> None:
 
 
 @main.command()
+@click.option("--rule-set", default=None, help="Rule set in conf/classification.yaml (default: its default_rule_set).")
+@click.option("--truth", default=None, help="Ground-truth folder of iiap generate (OUT/truth): report precision and recall.")
+@click.pass_obj
+def classify(obj, rule_set: str | None, truth: str | None) -> None:
+    """Label effective enterprises, count them by province, sector, sub-industry and platform; one MLflow run."""
+    from analytics.rules import load_classification
+    from jobs import classify as job
+
+    settings = obj["settings"]
+    try:
+        spec = load_classification(settings)
+        spec.rule_set(rule_set)
+    except ConfigError as exc:
+        raise click.ClickException(f"invalid configuration:\n{exc}") from None
+    spark = _session(settings, "classify")
+    try:
+        result = job.run(spark, settings, spec, rule_set, settings.path(truth) if truth else None, progress=_progress())
+    except job.MissingInput as exc:
+        raise click.ClickException(str(exc)) from None
+    _print_classify(result)
+    console.print(f"MLflow run {result.run_id} at {_tracking(settings)}")
+
+
+def _tracking(settings) -> str:
+    from analytics.tracking import tracking_uri
+
+    return tracking_uri(settings)
+
+
+def _print_classify(result) -> None:
+    out = Console(width=max(Console().width, 110))
+    title = f"{result.rule_set}, {result.window.start}..{result.window.end}: {result.effective:,} of {result.connected:,} connected enterprises effective"
+    table = Table(title=title)
+    for col in ("dimension", "key", "connected", "effective", "access ratio"):
+        table.add_column(col, justify="left" if col in ("dimension", "key") else "right")
+    for c in result.counts:
+        if c["dimension"] in ("national", "province"):
+            ratio = "" if c["access_ratio"] is None else f"{c['access_ratio']:.1%}"
+            table.add_row(c["dimension"], c["key"], f"{c['connected']:,}", f"{c['effective']:,}", ratio)
+    out.print(table)
+    if result.evaluation:
+        e = result.evaluation
+        out.print(f"against the ground truth: precision {e['precision']:.4f}, recall {e['recall']:.4f} "
+                  f"(TP {e['true_positive']:,}, FP {e['false_positive']:,}, FN {e['false_negative']:,})")
+    out.print("inputs: " + ", ".join(f"{k}@v{v}" for k, v in result.input_versions.items()))
+
+
+@main.command()
 @click.pass_obj
 def reference(obj) -> None:
     """Load the reference tables (platforms, provinces, sections, sub-industries, apps) into Delta."""

@@ -1,0 +1,66 @@
+"""MLflow tracking shared by the jobs that publish numbers (classification, index releases).
+
+A run records what its output is a function of: the Delta version of every input
+table, the rule set, the window and the code's git revision.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import subprocess
+from pathlib import Path
+
+from etl.config import PROJECT_ROOT, Settings
+
+
+def tracking_uri(settings: Settings) -> str:
+    """MLFLOW_TRACKING_URI, else the configured URI, else a SQLite store inside the project."""
+    env = os.environ.get("MLFLOW_TRACKING_URI")
+    if env:
+        return env
+    cfg = settings.pipeline.tracking
+    if cfg.uri:
+        return cfg.uri
+    return f"sqlite:///{_local_store(settings) / 'mlflow.db'}"
+
+
+def _local_store(settings: Settings) -> Path:
+    store = Path(settings.path(settings.pipeline.tracking.local_store))
+    store.mkdir(parents=True, exist_ok=True)
+    return store
+
+
+def experiment_id(settings: Settings, job: str) -> str:
+    """The job's experiment (created on first use, with artifacts beside a local store)."""
+    import mlflow
+
+    mlflow.set_tracking_uri(tracking_uri(settings))
+    name = f"{settings.pipeline.tracking.experiment_prefix}-{job}"
+    found = mlflow.get_experiment_by_name(name)
+    if found is not None:
+        return found.experiment_id
+    uri = tracking_uri(settings)
+    artifacts = (_local_store(settings) / "artifacts").as_uri() if uri.startswith("sqlite:///") and not settings.pipeline.tracking.uri else None
+    return mlflow.create_experiment(name, artifact_location=artifacts)
+
+
+def git_revision(root: Path = PROJECT_ROOT) -> str:
+    """HEAD's commit, with `-dirty` if tracked files differ from it; `unknown` outside a git checkout."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root, capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return f"{head}-dirty" if dirty else head
+
+
+def to_csv(rows: list[dict]) -> str:
+    if not rows:
+        return ""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue()

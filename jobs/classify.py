@@ -1,0 +1,159 @@
+"""iiap classify: gold activity, effective enterprises and access ratios, tracked in MLflow.
+
+Load inputs (silver logs and the enterprise master, pinned at their current Delta
+versions) -> process (daily activity, features, labels, counts, sensitivity, and the
+comparison with the ground truth when given) -> save (gold Delta tables, one MLflow run).
+The outputs are a function of the pinned versions, the rule set and the window only.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
+
+from analytics import access, activity, classification, tracking
+from analytics.rules import Classification, load_classification
+from etl import lake
+from etl.config import LOG_FEEDS, Settings, Window
+from etl.tables import Tables
+
+
+class MissingInput(LookupError):
+    """An input table of classification does not exist yet."""
+
+
+@dataclass(frozen=True)
+class ClassifyResult:
+    run_id: str
+    rule_set: str
+    window: Window
+    input_versions: dict[str, int]
+    output_versions: dict[str, int]
+    connected: int
+    effective: int
+    counts: list[dict]
+    sensitivity: list[dict]
+    evaluation: dict | None
+
+
+def input_paths(tables: Tables) -> dict[str, str]:
+    return {f"silver.{feed}": tables.silver(feed) for feed in LOG_FEEDS} | {"silver.enterprise_master": tables.master}
+
+
+def input_versions(spark: SparkSession, tables: Tables) -> dict[str, int]:
+    """The Delta version of every input, read once: the run reads exactly these snapshots."""
+    paths = input_paths(tables)
+    versions = {}
+    for name, path in paths.items():
+        v = lake.version(spark, path)
+        if v is None:
+            raise MissingInput(f"{name} ({path}) does not exist: run iiap ingest first")
+        versions[name] = v
+    return versions
+
+
+def _gold_stamp(run_id: str, window: Window) -> list:
+    """Lineage columns of every gold row: the MLflow run that wrote it and the window it covers."""
+    return [F.lit(run_id).alias("run_id"), F.lit(window.start).alias("window_start"), F.lit(window.end).alias("window_end")]
+
+
+def run(
+    spark: SparkSession,
+    settings: Settings,
+    spec: Classification | None = None,
+    rule_set_name: str | None = None,
+    truth: str | None = None,
+    progress=lambda msg: None,
+) -> ClassifyResult:
+    import mlflow
+
+    spec = spec or load_classification(settings)
+    rule_set = spec.rule_set(rule_set_name)
+    window = spec.window
+    t = Tables(settings)
+
+    # --- load inputs ---------------------------------------------------------------------------
+    versions = input_versions(spark, t)
+    silver = {name: lake.read(spark, path, versions[name]) for name, path in input_paths(t).items()}
+    truth_frame = spark.read.parquet(f"{truth.rstrip('/')}/enterprises") if truth else None
+
+    experiment = tracking.experiment_id(settings, "classification")
+    with mlflow.start_run(experiment_id=experiment, run_name=f"{rule_set.name} {window.start}..{window.end}") as active:
+        run_id = active.info.run_id
+        mlflow.set_tags({"job": "iiap classify", "git_revision": tracking.git_revision(), "profile": settings.profile_name})
+        mlflow.log_params(
+            {
+                "rule_set": rule_set.name,
+                "rule_set_fingerprint": rule_set.fingerprint(),
+                "combine": rule_set.describe_combine(),
+                **{f"threshold.{k}": v for k, v in rule_set.thresholds().items()},
+                "window_start": str(window.start),
+                "window_end": str(window.end),
+                "window_timezone": window.timezone,
+                **{f"input_version.{k}": v for k, v in versions.items()},
+                "lakehouse": settings.lakehouse,
+                "git_revision": tracking.git_revision(),
+                "truth": truth or "",
+            }
+        )
+
+        # --- process + save: each gold table is written, then read back by the next step -------
+        stamp = _gold_stamp(run_id, window)
+        progress("daily activity (one pass over each silver log)")
+        daily = activity.daily_activity(silver["silver.logins"], silver["silver.resource_usage"], silver["silver.traffic"], window)
+        lake.overwrite(daily.select("*", *stamp), t.gold("activity_daily"), partition_by=("activity_date",))
+        apps = activity.daily_app_sessions(silver["silver.resource_usage"], window)
+        lake.overwrite(apps.select("*", *stamp), t.gold("app_sessions_daily"), partition_by=("activity_date",))
+
+        progress("enterprise features")
+        features = activity.activity_features(lake.read(spark, t.gold("activity_daily")), lake.read(spark, t.gold("app_sessions_daily")))
+        lake.overwrite(features.select("*", *stamp), t.gold("activity_features"))
+
+        progress(f"labels under {rule_set.name}")
+        enterprises = classification.with_features(silver["silver.enterprise_master"], lake.read(spark, t.gold("activity_features")))
+        lake.overwrite(classification.classify(enterprises, rule_set).select("*", *stamp), t.gold("enterprise_labels"))
+        labels = lake.read(spark, t.gold("enterprise_labels"))
+
+        progress("counts and access ratios")
+        lake.overwrite(access.access_counts(labels).select("*", F.lit(rule_set.name).alias("rule_set"), *stamp), t.gold("access_counts"))
+        counts = [r.asDict() for r in lake.read(spark, t.gold("access_counts")).select(*access.COUNT_COLUMNS).orderBy("dimension", "key").collect()]
+
+        progress("sensitivity of the effective count to each threshold")
+        sens = classification.sensitivity(labels, rule_set, spec.sensitivity_steps_percent)
+        evaluation = None
+        if truth_frame is not None:
+            progress("comparing labels with the ground truth")
+            evaluation = access.confusion(labels, truth_frame)
+
+        outputs = {name: lake.version(spark, t.gold(name)) for name in ("activity_daily", "app_sessions_daily", "activity_features", "enterprise_labels", "access_counts")}
+        national = next(c for c in counts if c["dimension"] == "national")
+        metrics = {"connected": national["connected"], "effective": national["effective"], "access_ratio": national["access_ratio"] or 0.0}
+        if evaluation:
+            metrics |= {k: v for k, v in evaluation.items() if v is not None}
+        mlflow.log_metrics(metrics)
+        mlflow.log_params({f"output_version.gold.{k}": v for k, v in outputs.items()})
+        for dimension in access.DIMENSIONS:
+            mlflow.log_text(tracking.to_csv([c for c in counts if c["dimension"] == dimension]), f"counts/{dimension}.csv")
+        mlflow.log_text(tracking.to_csv(sens), "sensitivity.csv")
+        mlflow.log_dict(rule_set.model_dump(), "rule_set.json")
+        mlflow.log_text(
+            json.dumps({"inputs": versions, "outputs": outputs, "finished_at": datetime.now(timezone.utc).isoformat()}, indent=2), "lineage.json"
+        )
+
+    return ClassifyResult(
+        run_id=run_id,
+        rule_set=rule_set.name,
+        window=window,
+        input_versions=versions,
+        output_versions=outputs,
+        connected=national["connected"],
+        effective=national["effective"],
+        counts=counts,
+        sensitivity=sens,
+        evaluation=evaluation,
+    )
+

@@ -1,0 +1,81 @@
+"""iiap classify on the tiny national feed: labels against the ground truth, counts, and the MLflow run."""
+
+import json
+
+import mlflow
+import pytest
+from pyspark.testing import assertDataFrameEqual
+
+from etl import lake
+from etl.tables import Tables
+from jobs import classify
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def classified(spark, one_shot, generated, tmp_path_factory):
+    s, _ = one_shot
+    tracking = s.pipeline.tracking.model_copy(update={"local_store": str(tmp_path_factory.mktemp("mlflow"))})
+    s = s.model_copy(update={"pipeline": s.pipeline.model_copy(update={"tracking": tracking})})
+    return s, classify.run(spark, s, truth=generated.truth)
+
+
+def test_labels_match_the_ground_truth(spark, classified, generated):
+    s, result = classified
+    truth = spark.read.parquet(f"{generated.truth}/enterprises")
+    labels = lake.read(spark, Tables(s).gold("enterprise_labels"))
+    manifest = json.loads(open(f"{generated.truth}/manifest.json").read())
+    # every connected enterprise (the master) is labelled once, and every true enterprise is connected
+    assert labels.count() == labels.select("credit_code").distinct().count() == lake.read(spark, Tables(s).master).count() == result.connected
+    assert result.connected == manifest["enterprises"]
+    by_archetype = {(r.archetype, r.effective): r["count"] for r in labels.join(truth.select("credit_code", "archetype"), on="credit_code", how="inner").groupBy("archetype", "effective").count().collect()}
+    # the effective archetypes are all labelled effective, the others none
+    assert by_archetype == {(a, a in ("regular", "heavy", "api_only", "bursty")): n for a, n in manifest["archetypes"].items()}
+    assert result.evaluation == {"true_positive": manifest["effective"], "false_positive": 0, "false_negative": 0, "true_negative": manifest["enterprises"] - manifest["effective"],
+                                 "truth_not_labelled": 0, "labelled_not_in_truth": 0, "precision": 1.0, "recall": 1.0}
+    assert result.effective == manifest["effective"]
+
+
+def test_counts_add_up_across_dimensions(classified):
+    _, result = classified
+    by_dim: dict[str, list[dict]] = {}
+    for c in result.counts:
+        by_dim.setdefault(c["dimension"], []).append(c)
+    (national,) = by_dim["national"]
+    for dim in ("province", "section", "sub_industry"):
+        assert sum(c["connected"] for c in by_dim[dim]) == national["connected"], dim
+        assert sum(c["effective"] for c in by_dim[dim]) == national["effective"], dim
+    assert sum(c["connected"] for c in by_dim["platform"]) > national["connected"]  # multi-platform enterprises count in each platform
+    assert len(by_dim["province"]) == 31 and len(by_dim["platform"]) == 34
+    assert all(c["access_ratio"] == c["effective"] / c["connected"] for c in result.counts)
+
+
+def test_the_mlflow_run_records_inputs_rules_and_outputs(spark, classified):
+    s, result = classified
+    t = Tables(s)
+    run = mlflow.MlflowClient(tracking_uri=f"sqlite:///{s.pipeline.tracking.local_store}/mlflow.db").get_run(result.run_id)
+    params = run.data.params
+    for name, path in classify.input_paths(t).items():
+        assert params[f"input_version.{name}"] == str(lake.version(spark, path)) == str(result.input_versions[name])
+    assert params["rule_set"] == "activity-2of3-v1" and params["threshold.login.login_days"] == "5.0"
+    assert (params["window_start"], params["window_end"], params["window_timezone"]) == ("2020-06-01", "2020-06-30", "Asia/Shanghai")
+    assert params["git_revision"] == run.data.tags["git_revision"] != ""
+    for name, version in result.output_versions.items():
+        assert params[f"output_version.gold.{name}"] == str(version) == str(lake.version(spark, t.gold(name)))
+    assert run.data.metrics["effective"] == result.effective and run.data.metrics["precision"] == 1.0
+    artifacts = {a.path for a in mlflow.MlflowClient(tracking_uri=f"sqlite:///{s.pipeline.tracking.local_store}/mlflow.db").list_artifacts(result.run_id, "counts")}
+    assert artifacts == {f"counts/{d}.csv" for d in ("national", "province", "section", "sub_industry", "platform")}
+    assert lake.read(spark, t.gold("enterprise_labels")).select("run_id").distinct().collect()[0].run_id == result.run_id
+
+
+def test_a_second_run_is_reproducible_from_the_versions_the_first_recorded(spark, classified):
+    s, first = classified
+    t = Tables(s)
+    second = classify.run(spark, s)
+    assert second.run_id != first.run_id and second.input_versions == first.input_versions
+    assert second.counts == first.counts and second.evaluation is None
+    assert {k: v - 1 for k, v in second.output_versions.items()} == first.output_versions
+    cols = [c for c in lake.read(spark, t.gold("enterprise_labels")).columns if c != "run_id"]
+    assertDataFrameEqual(lake.read(spark, t.gold("enterprise_labels"), first.output_versions["enterprise_labels"]).select(cols),
+                         lake.read(spark, t.gold("enterprise_labels")).select(cols))
