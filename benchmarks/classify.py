@@ -24,7 +24,7 @@ from pathlib import Path
 
 import duckdb
 
-from analytics import activity, classification
+from analytics import access, activity, classification
 from analytics.rules import RuleSet, load_classification, parse_expression
 from etl import lake
 from etl.config import LOG_FEEDS, load_generator, load_settings
@@ -55,7 +55,7 @@ def _sql_effective(rule_set: RuleSet) -> str:
 
 def duckdb_labels(con: duckdb.DuckDBPyConnection, files: dict[str, list[str]], window, rule_set: RuleSet) -> None:
     """The classification job in DuckDB SQL; leaves table `labels` (credit_code, effective)."""
-    con.execute(f"SET TimeZone = 'UTC'")
+    con.execute("SET TimeZone = 'UTC'")
 
     def src(name: str) -> str:
         listed = ", ".join(f"'{f}'" for f in files[name])
@@ -81,7 +81,7 @@ def duckdb_labels(con: duckdb.DuckDBPyConnection, files: dict[str, list[str]], w
                coalesce(bytes_in, 0) AS bytes_in, coalesce(bytes_out, 0) AS bytes_out, coalesce(requests, 0) AS requests
         FROM l FULL JOIN u USING ({key}) FULL JOIN t USING ({key})
     """)
-    con.execute(f"""
+    con.execute("""
         CREATE OR REPLACE TABLE features AS
         SELECT credit_code,
                count(DISTINCT d) FILTER (WHERE logins > 0) AS login_days,
@@ -155,6 +155,7 @@ def bench_scale(spark, base, spec, scale: float, seed: int, work: Path) -> dict:
     merged = spark_labels.merge(duck, on="credit_code", how="outer", suffixes=("_spark", "_duckdb"), indicator=True)
     disagree = int(((merged["_merge"] != "both") | (merged["effective_spark"] != merged["effective_duckdb"])).sum())
     spark_total = spark_features_s + spark_classify_s
+    truth = access.confusion(lake.read(spark, f"{scratch}/labels"), spark.read.parquet(str(feed / "truth" / "enterprises")))
     return {
         "scale": scale,
         "silver_rows_in_window": rows,
@@ -168,6 +169,10 @@ def bench_scale(spark, base, spec, scale: float, seed: int, work: Path) -> dict:
         "duckdb_rows_per_s_per_core": round(rows / duck_s / cores),
         "duckdb_speedup": round(spark_total / duck_s, 2),
         "labels_disagreeing": disagree,
+        "precision": truth["precision"],
+        "recall": truth["recall"],
+        "false_positive": truth["false_positive"],
+        "false_negative": truth["false_negative"],
     }
 
 
@@ -184,6 +189,8 @@ def main() -> None:
     work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="iiap-bench-classify-"))
     work.mkdir(parents=True, exist_ok=True)
     reports = [bench_scale(spark, base, spec, s, args.seed, work) for s in args.scales]
+    for r in reports:
+        print(f"scale {r['scale']}: {r['enterprises']:,} enterprises, {r['effective']:,} effective; against the truth precision {r['precision']:.4f}, recall {r['recall']:.4f}")
     print(f"{'scale':>6} {'rows':>12} {'spark feat s':>12} {'spark cls s':>11} {'spark r/s/core':>14} {'duckdb s':>9} {'duck r/s/core':>13} {'duck x':>7} {'disagree':>8}")
     for r in reports:
         print(f"{r['scale']:>6} {r['silver_rows_in_window']:>12,} {r['spark_feature_building_s']:>12} {r['spark_classification_s']:>11} "

@@ -12,7 +12,8 @@ import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from pyspark.sql import SparkSession
+from pyspark import StorageLevel
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from analytics import access, activity, classification, tracking
@@ -20,6 +21,9 @@ from analytics.rules import Classification, load_classification
 from etl import lake
 from etl.config import LOG_FEEDS, Settings, Window
 from etl.tables import Tables
+from quality.rules import RuleContext
+from quality.runner import Outcome, QualityGateFailed, Validator
+from quality.spec import QualitySpec, load_quality, quality_context_root
 
 
 class MissingInput(LookupError):
@@ -38,6 +42,8 @@ class ClassifyResult:
     counts: list[dict]
     sensitivity: list[dict]
     evaluation: dict | None
+    quality: list[Outcome]
+    quality_docs: str | None
 
 
 def input_paths(tables: Tables) -> dict[str, str]:
@@ -68,6 +74,7 @@ def run(
     rule_set_name: str | None = None,
     truth: str | None = None,
     progress=lambda msg: None,
+    quality: QualitySpec | None = None,
 ) -> ClassifyResult:
     import mlflow
 
@@ -81,9 +88,13 @@ def run(
     silver = {name: lake.read(spark, path, versions[name]) for name, path in input_paths(t).items()}
     truth_frame = spark.read.parquet(f"{truth.rstrip('/')}/enterprises") if truth else None
 
+    quality = quality or load_quality(settings)
+    rule_ctx = RuleContext.from_settings(settings)
     experiment = tracking.experiment_id(settings, "classification")
     with mlflow.start_run(experiment_id=experiment, run_name=f"{rule_set.name} {window.start}..{window.end}") as active:
         run_id = active.info.run_id
+        # the gold suites' batch is the run
+        validator = Validator(spark, quality, rule_ctx, quality_context_root(settings, quality), t.quality_history, run_id, "classify")
         mlflow.set_tags({"job": "iiap classify", "git_revision": tracking.git_revision(), "profile": settings.profile_name})
         mlflow.log_params(
             {
@@ -101,26 +112,34 @@ def run(
             }
         )
 
-        # --- process + save: each gold table is written, then read back by the next step -------
+        # --- process + save: each gold table is validated (its suite's gates), written, then read back by the next step
         stamp = _gold_stamp(run_id, window)
+
+        def publish(name: str, frame: DataFrame, partition_by: tuple[str, ...] = ()) -> DataFrame:
+            frame = frame.select("*", *stamp).persist(StorageLevel.MEMORY_AND_DISK)
+            try:
+                rules = quality.suite(f"gold.{name}")
+                if rules:
+                    validator.validate(f"gold.{name}", frame, rules)
+                    if validator.breaches():
+                        validator.record()
+                        raise QualityGateFailed(run_id, validator.breaches())
+                lake.overwrite(frame, t.gold(name), partition_by=partition_by)
+            finally:
+                frame.unpersist()
+            return lake.read(spark, t.gold(name))
+
         progress("daily activity (one pass over each silver log)")
-        daily = activity.daily_activity(silver["silver.logins"], silver["silver.resource_usage"], silver["silver.traffic"], window)
-        lake.overwrite(daily.select("*", *stamp), t.gold("activity_daily"), partition_by=("activity_date",))
-        apps = activity.daily_app_sessions(silver["silver.resource_usage"], window)
-        lake.overwrite(apps.select("*", *stamp), t.gold("app_sessions_daily"), partition_by=("activity_date",))
-
+        daily = publish("activity_daily", activity.daily_activity(silver["silver.logins"], silver["silver.resource_usage"], silver["silver.traffic"], window), ("activity_date",))
+        apps = publish("app_sessions_daily", activity.daily_app_sessions(silver["silver.resource_usage"], window), ("activity_date",))
         progress("enterprise features")
-        features = activity.activity_features(lake.read(spark, t.gold("activity_daily")), lake.read(spark, t.gold("app_sessions_daily")))
-        lake.overwrite(features.select("*", *stamp), t.gold("activity_features"))
-
+        features = publish("activity_features", activity.activity_features(daily, apps))
         progress(f"labels under {rule_set.name}")
-        enterprises = classification.with_features(silver["silver.enterprise_master"], lake.read(spark, t.gold("activity_features")))
-        lake.overwrite(classification.classify(enterprises, rule_set).select("*", *stamp), t.gold("enterprise_labels"))
-        labels = lake.read(spark, t.gold("enterprise_labels"))
-
+        labels = publish("enterprise_labels", classification.classify(classification.with_features(silver["silver.enterprise_master"], features), rule_set))
         progress("counts and access ratios")
-        lake.overwrite(access.access_counts(labels).select("*", F.lit(rule_set.name).alias("rule_set"), *stamp), t.gold("access_counts"))
-        counts = [r.asDict() for r in lake.read(spark, t.gold("access_counts")).select(*access.COUNT_COLUMNS).orderBy("dimension", "key").collect()]
+        counted = publish("access_counts", access.access_counts(labels).withColumn("rule_set", F.lit(rule_set.name)))
+        counts = [r.asDict() for r in counted.select(*access.COUNT_COLUMNS).orderBy("dimension", "key").collect()]
+        validator.record()
 
         progress("sensitivity of the effective count to each threshold")
         sens = classification.sensitivity(labels, rule_set, spec.sensitivity_steps_percent)
@@ -155,5 +174,7 @@ def run(
         counts=counts,
         sensitivity=sens,
         evaluation=evaluation,
+        quality=validator.outcomes,
+        quality_docs=validator.docs_index,
     )
 

@@ -165,6 +165,7 @@ def classify(obj, rule_set: str | None, truth: str | None) -> None:
     """Label effective enterprises, count them by province, sector, sub-industry and platform; one MLflow run."""
     from analytics.rules import load_classification
     from jobs import classify as job
+    from quality.runner import QualityGateFailed
 
     settings = obj["settings"]
     try:
@@ -175,9 +176,12 @@ def classify(obj, rule_set: str | None, truth: str | None) -> None:
     spark = _session(settings, "classify")
     try:
         result = job.run(spark, settings, spec, rule_set, settings.path(truth) if truth else None, progress=_progress())
+    except QualityGateFailed as exc:
+        raise click.ClickException(f"{exc}\nsee ops/quality_history and the Data Docs") from None
     except job.MissingInput as exc:
         raise click.ClickException(str(exc)) from None
     _print_classify(result)
+    _print_quality(result.quality, result.quality_docs)
     console.print(f"MLflow run {result.run_id} at {_tracking(settings)}")
 
 

@@ -1,14 +1,19 @@
 """iiap classify on the tiny national feed: labels against the ground truth, counts, and the MLflow run."""
 
 import json
+import re
+import shutil
 
 import mlflow
 import pytest
+from pyspark.sql import functions as F
 from pyspark.testing import assertDataFrameEqual
 
 from etl import lake
 from etl.tables import Tables
 from jobs import classify
+from quality.runner import QualityGateFailed
+from quality.spec import load_quality
 
 pytestmark = pytest.mark.e2e
 
@@ -79,3 +84,24 @@ def test_a_second_run_is_reproducible_from_the_versions_the_first_recorded(spark
     cols = [c for c in lake.read(spark, t.gold("enterprise_labels")).columns if c != "run_id"]
     assertDataFrameEqual(lake.read(spark, t.gold("enterprise_labels"), first.output_versions["enterprise_labels"]).select(cols),
                          lake.read(spark, t.gold("enterprise_labels")).select(cols))
+
+
+def test_a_breached_gold_gate_fails_the_run_and_keeps_the_gold_tables(spark, classified, tmp_path):
+    s, _ = classified
+    t = Tables(s)
+    before = {name: lake.version(spark, t.gold(name)) for name in ("activity_daily", "app_sessions_daily", "activity_features", "enterprise_labels", "access_counts")}
+    conf = tmp_path / "conf"
+    shutil.copytree(s.conf_dir, conf)
+    path = conf / "quality.yaml"
+    # every enterprise-day must now have a login: days with only usage or traffic break the gate
+    path.write_text(path.read_text(encoding="utf-8").replace(
+        "- {name: gold_measures_non_negative, check: between, min: 0,", "- {name: gold_measures_non_negative, check: between, min: 1,"), encoding="utf-8")
+    strict = s.model_copy(update={"conf_dir": conf})
+    with pytest.raises(QualityGateFailed) as err:
+        classify.run(spark, strict, quality=load_quality(strict))
+    assert re.search(r"rule gold_measures_non_negative \(fail\) failed on table gold\.activity_daily in batch [0-9a-f]{32}: [\d,]+ of [\d,]+ rows", str(err.value))
+    assert {name: lake.version(spark, t.gold(name)) for name in before} == before
+    run = mlflow.MlflowClient(tracking_uri=f"sqlite:///{s.pipeline.tracking.local_store}/mlflow.db").get_run(err.value.batch_id)
+    assert run.info.status == "FAILED"
+    history = lake.read(spark, t.quality_history).filter((F.col("batch_id") == err.value.batch_id) & F.col("gate_breached")).select("suite", "rule").distinct().collect()
+    assert [(r.suite, r.rule) for r in history] == [("gold.activity_daily", "gold_measures_non_negative")]
