@@ -164,7 +164,11 @@ def test_shipped_rules_load(settings):
         "malformed_record", "missing_field", "unexpected_field", "unknown_tenant", "invalid_timestamp", "timestamp_in_future", "timestamp_out_of_window",
     ]
     assert {r.check for r in spec.table_rules("silver.logins")} == {"unique", "province_share"}
-    assert set(spec.suites) == {f"{layer}.{feed}" for layer in ("bronze", "silver") for feed in ("roster", "logins", "resource_usage", "traffic")} | {"silver.enterprise_master"}
+    assert set(spec.suites) == {f"{layer}.{feed}" for layer in ("bronze", "silver") for feed in ("roster", "logins", "resource_usage", "traffic")} | {"silver.enterprise_master"} | {
+        f"gold.{t}" for t in ("activity_daily", "app_sessions_daily", "activity_features", "enterprise_labels", "access_counts")
+    }
+    # every gold rule is a gate
+    assert {r.action for t in spec.suites if t.startswith("gold.") for r in spec.suite(t)} == {"fail"}
 
 
 def test_a_later_run_on_the_same_ge_project_replaces_the_suite(spark, tmp_path):
