@@ -21,6 +21,7 @@ from analytics.rules import Classification, load_classification
 from etl import lake
 from etl.config import LOG_FEEDS, Settings, Window
 from etl.tables import Tables
+from quality.references import with_found_flags
 from quality.rules import RuleContext
 from quality.runner import Outcome, QualityGateFailed, Validator
 from quality.spec import QualitySpec, load_quality, quality_context_root
@@ -114,13 +115,14 @@ def run(
 
         # --- process + save: each gold table is validated (its suite's gates), written, then read back by the next step
         stamp = _gold_stamp(run_id, window)
+        lookups = {"silver.enterprise_master": silver["silver.enterprise_master"]}  # for exists_in rules: the pinned snapshot
 
         def publish(name: str, frame: DataFrame, partition_by: tuple[str, ...] = ()) -> DataFrame:
             frame = frame.select("*", *stamp).persist(StorageLevel.MEMORY_AND_DISK)
             try:
                 rules = quality.suite(f"gold.{name}")
                 if rules:
-                    validator.validate(f"gold.{name}", frame, rules)
+                    validator.validate(f"gold.{name}", with_found_flags(frame, rules, lookups), rules)
                     if validator.breaches():
                         validator.record()
                         raise QualityGateFailed(run_id, validator.breaches())

@@ -81,7 +81,14 @@ def holds(rule: Rule, column: str, ctx: RuleContext) -> Column:
         return valid_credit_code(c)
     if check == "whole_number":
         return whole_number(c)
+    if check == "exists_in":
+        return F.col(found_column(rule, column))
     raise ValueError(f"rule {rule.name}: {check} is not a row check")
+
+
+def found_column(rule: Rule, column: str) -> str:
+    """The flag quality.references adds for an exists_in rule: whether `column`'s value is in the table."""
+    return f"_{rule.name}__{column}__found"
 
 
 def _ignored(rule: Rule, column: str) -> Column:
@@ -145,6 +152,8 @@ def expectations(rule: Rule, ctx: RuleContext, routed: bool = False) -> list:
             e = gxe.ExpectColumnValuesToBeInSet(column=col, value_set=list(ctx.values_of(rule)), meta=m, **cond)
         elif check == "credit_code":
             e = ExpectColumnValuesToBeValidCreditCode(column=col, meta=m, **cond)
+        elif check == "exists_in":  # on the flag quality.references adds: NULL where the value is NULL, as GE ignores those
+            e = gxe.ExpectColumnValuesToBeInSet(column=found_column(rule, col), value_set=[True], meta=m, **cond)
         else:
             e = ExpectColumnValuesToBeWholeNumbers(column=col, meta=m, **cond)
         out.append(e)

@@ -10,9 +10,9 @@ from pydantic import Field, ValidationError, model_validator
 from etl.config import ConfigError, Settings, _format_errors, _Frozen, _read_yaml
 
 Action = Literal["quarantine", "warn", "fail"]
-ROW_CHECKS = frozenset({"not_null", "is_null", "between", "in_window", "not_after", "in_set", "credit_code", "whole_number"})
+ROW_CHECKS = frozenset({"not_null", "is_null", "between", "in_window", "not_after", "in_set", "credit_code", "whole_number", "exists_in"})
 TABLE_CHECKS = frozenset({"unique", "columns", "volume", "province_share"})
-Check = Literal["not_null", "is_null", "between", "in_window", "not_after", "in_set", "credit_code", "whole_number", "unique", "columns", "volume", "province_share"]
+Check = Literal["not_null", "is_null", "between", "in_window", "not_after", "in_set", "credit_code", "whole_number", "exists_in", "unique", "columns", "volume", "province_share"]
 
 
 class Rule(_Frozen):
@@ -32,6 +32,8 @@ class Rule(_Frozen):
     values: tuple[str, ...] | None = None
     reference: str | None = Field(default=None, pattern=r"^[a-z_]+\.[a-z_]+$")
     among: tuple[str, ...] | None = None
+    table: str | None = Field(default=None, pattern=r"^[a-z_]+\.[a-z_]+$")  # exists_in: a lakehouse table, layer.name
+    key: str | None = None  # exists_in: its column (default: the same name)
     names: tuple[str, ...] | None = None
     lookback: int | None = Field(default=None, ge=1)
     min_ratio: float | None = Field(default=None, gt=0)
@@ -57,6 +59,8 @@ class Rule(_Frozen):
             raise ValueError(f"rule {self.name}: in_set needs exactly one of values, reference")
         if self.check == "unique":
             need("columns")
+        if self.check == "exists_in":
+            need("table")
         if self.check == "columns":
             need("names")
         if self.check == "volume":

@@ -7,8 +7,9 @@ import pytest
 from pyspark.sql import functions as F
 
 from etl.config import ConfigError
+from quality.references import MissingReferenceTable, with_found_flags
 from quality.routing import route
-from quality.rules import RuleContext
+from quality.rules import RuleContext, broken
 from quality.runner import QualityGateFailed, Validator
 from quality.spec import QualitySpec, Rule, load_quality
 
@@ -71,6 +72,19 @@ def test_rule_breaking_and_passing_frames(spark, validator, case):
     assert not all(o.success for o in bad_outcomes)
     assert all(o.success for o in good_outcomes)
     assert sum(o.unexpected_count or 0 for o in good_outcomes) == 0
+
+
+def test_exists_in_flags_values_missing_from_a_lakehouse_table_without_collecting_them(spark, validator):
+    rule = Rule(name="in_master", check="exists_in", column="code", table="silver.enterprise_master", key="credit_code", action="fail", doc="d")
+    master = spark.createDataFrame([("A",), ("B",), ("B",)], "credit_code string")
+    frame = spark.createDataFrame([("A", 1), ("C", 2), ("C", 3), (None, 4), ("B", 5)], "code string, n int")
+    flagged = with_found_flags(frame, (rule,), {"silver.enterprise_master": master})
+    assert sorted((r.n, r["_in_master__code__found"]) for r in flagged.collect()) == [(1, True), (2, False), (3, False), (4, None), (5, True)]
+    assert flagged.filter(broken(rule, CTX)).count() == 2  # the routing condition agrees (NULL keys are not broken)
+    (outcome,) = validator.validate("t.exists_in", flagged, (rule,))
+    assert (outcome.success, outcome.unexpected_count, outcome.element_count, outcome.gate_breached) == (False, 2, 5, True)
+    with pytest.raises(MissingReferenceTable, match=r"rule in_master: table silver.enterprise_master is not available here \(have: none\)"):
+        with_found_flags(frame, (rule,), {})
 
 
 def test_first_breaking_rule_wins_and_ge_counts_follow_precedence(spark, validator):

@@ -1,6 +1,6 @@
 """Benchmark: what Great Expectations validation adds to ingest, side by side in one run (on demand).
 
-    IIAP_PSEUDONYM_KEY=... .venv/bin/python benchmarks/quality.py --scale 0.01
+    IIAP_PSEUDONYM_KEY=... .venv/bin/python benchmarks/quality_overhead.py --scale 0.01
 
 Generates one feed, then ingests it twice into fresh lakehouses: with the suites of
 conf/quality.yaml, and with GE validation stubbed out (routing to quarantine, which is

@@ -1,6 +1,6 @@
 """Benchmark: feature building and classification in Spark against DuckDB, side by side (on demand).
 
-    .venv/bin/python benchmarks/classify.py --scales 0.01 0.1
+    .venv/bin/python benchmarks/classify_speed.py --scales 0.01 0.1
 
 For each scale: generate a feed (or reuse one with --work), ingest it (GE validation
 stubbed out: the silver tables are the same, and this benchmark is not about ingest),
