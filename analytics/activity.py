@@ -99,27 +99,44 @@ def daily_app_sessions(usage: DataFrame, window: Window) -> DataFrame:
     )
 
 
-def _days_with(condition: Column) -> Column:
-    return F.countDistinct(F.when(condition, F.col("activity_date")))
+def _days(condition: Column) -> Column:
+    return F.sum(F.when(condition, 1).otherwise(0))
 
 
 def activity_features(daily: DataFrame, app_sessions: DataFrame) -> DataFrame:
-    """Per-enterprise features over the window, combined across all of its platforms."""
+    """Per-enterprise features over the window, combined across all of its platforms.
+
+    Two plain aggregations (platforms -> enterprise-day -> enterprise) instead of one
+    with several conditional distinct counts, which Spark would run as an Expand.
+    Silver measures are non-negative (the quality rules quarantine the rest), so a day
+    sum above 0 means some platform showed that activity that day.
+    """
     apps = app_sessions.groupBy("credit_code").agg(F.countDistinct("app_id").alias("distinct_apps"))
+    days = daily.groupBy("credit_code", "activity_date").agg(
+        F.sum("logins").alias("logins"),
+        F.sum("users").alias("users"),
+        F.max("users").alias("peak_users"),
+        F.sum("compute_core_hours").alias("compute_core_hours"),
+        F.max("storage_bytes").alias("storage_bytes"),
+        F.sum("app_sessions").alias("app_sessions"),
+        F.sum(F.col("bytes_in") + F.col("bytes_out")).alias("traffic_bytes"),
+        F.sum("requests").alias("requests"),
+    )
+    logged = F.col("logins") > 0
     used = (F.col("compute_core_hours") > 0) | (F.col("storage_bytes") > 0) | (F.col("app_sessions") > 0)
-    sent = (F.col("bytes_in") + F.col("bytes_out") > 0) | (F.col("requests") > 0)
-    features = daily.groupBy("credit_code").agg(
-        _days_with((F.col("logins") > 0) | used | sent).alias("active_days"),
-        _days_with(F.col("logins") > 0).alias("login_days"),
+    sent = (F.col("traffic_bytes") > 0) | (F.col("requests") > 0)
+    features = days.groupBy("credit_code").agg(
+        _days(logged | used | sent).alias("active_days"),
+        _days(logged).alias("login_days"),
         F.sum("logins").alias("logins"),
         F.sum("users").alias("user_days"),
-        F.max("users").alias("peak_daily_users"),
-        _days_with(used).alias("usage_days"),
+        F.max("peak_users").alias("peak_daily_users"),
+        _days(used).alias("usage_days"),
         F.sum("compute_core_hours").alias("compute_core_hours"),
         F.max("storage_bytes").alias("peak_storage_bytes"),
         F.sum("app_sessions").alias("app_sessions"),
-        _days_with(sent).alias("traffic_days"),
-        F.sum(F.col("bytes_in") + F.col("bytes_out")).alias("traffic_bytes"),
+        _days(sent).alias("traffic_days"),
+        F.sum("traffic_bytes").alias("traffic_bytes"),
         F.sum("requests").alias("requests"),
     )
     return features.join(apps, on="credit_code", how="left").select(

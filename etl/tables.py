@@ -6,6 +6,9 @@ from pyspark.sql import types as T
 
 from etl.config import FEED_NAMES, Settings
 
+# gold tables of iiap classify, in the order it writes them
+GOLD_TABLES = ("activity_daily", "app_sessions_daily", "activity_features", "enterprise_labels", "access_counts")
+
 # silver logs are partitioned by the reporting date; bronze by delivery date
 PARTITIONS = {"bronze": ("delivery_date",), "silver": ("event_date",)}
 
@@ -64,8 +67,6 @@ class Tables:
     def gold(self, name: str) -> str:
         return self.s.table_path("gold", name)
 
-    def written_by_classify(self) -> list[str]:
-        return [self.gold(n) for n in ("activity_daily", "app_sessions_daily", "activity_features", "enterprise_labels", "access_counts")]
 
     def written_by_ingest(self) -> list[str]:
         """Tables an ingest batch writes, in an order that keeps readers consistent."""

@@ -20,7 +20,7 @@ from analytics import access, activity, classification, tracking
 from analytics.rules import Classification, load_classification
 from etl import lake
 from etl.config import LOG_FEEDS, Settings, Window
-from etl.tables import Tables
+from etl.tables import GOLD_TABLES, Tables
 from quality.references import with_found_flags
 from quality.rules import RuleContext
 from quality.runner import Outcome, QualityGateFailed, Validator
@@ -96,7 +96,8 @@ def run(
         run_id = active.info.run_id
         # the gold suites' batch is the run
         validator = Validator(spark, quality, rule_ctx, quality_context_root(settings, quality), t.quality_history, run_id, "classify")
-        mlflow.set_tags({"job": "iiap classify", "git_revision": tracking.git_revision(), "profile": settings.profile_name})
+        revision = tracking.git_revision()
+        mlflow.set_tags({"job": "iiap classify", "git_revision": revision, "profile": settings.profile_name})
         mlflow.log_params(
             {
                 "rule_set": rule_set.name,
@@ -108,7 +109,7 @@ def run(
                 "window_timezone": window.timezone,
                 **{f"input_version.{k}": v for k, v in versions.items()},
                 "lakehouse": settings.lakehouse,
-                "git_revision": tracking.git_revision(),
+                "git_revision": revision,
                 "truth": truth or "",
             }
         )
@@ -150,7 +151,7 @@ def run(
             progress("comparing labels with the ground truth")
             evaluation = access.confusion(labels, truth_frame)
 
-        outputs = {name: lake.version(spark, t.gold(name)) for name in ("activity_daily", "app_sessions_daily", "activity_features", "enterprise_labels", "access_counts")}
+        outputs = {name: lake.version(spark, t.gold(name)) for name in GOLD_TABLES}
         national = next(c for c in counts if c["dimension"] == "national")
         metrics = {"connected": national["connected"], "effective": national["effective"], "access_ratio": national["access_ratio"] or 0.0}
         if evaluation:

@@ -10,7 +10,7 @@ from pyspark.sql import functions as F
 from pyspark.testing import assertDataFrameEqual
 
 from etl import lake
-from etl.tables import Tables
+from etl.tables import GOLD_TABLES, Tables
 from jobs import classify
 from quality.runner import QualityGateFailed
 from quality.spec import load_quality
@@ -89,7 +89,7 @@ def test_a_second_run_is_reproducible_from_the_versions_the_first_recorded(spark
 def test_a_breached_gold_gate_fails_the_run_and_keeps_the_gold_tables(spark, classified, tmp_path):
     s, _ = classified
     t = Tables(s)
-    before = {name: lake.version(spark, t.gold(name)) for name in ("activity_daily", "app_sessions_daily", "activity_features", "enterprise_labels", "access_counts")}
+    before = {name: lake.version(spark, t.gold(name)) for name in GOLD_TABLES}
     conf = tmp_path / "conf"
     shutil.copytree(s.conf_dir, conf)
     path = conf / "quality.yaml"

@@ -10,6 +10,7 @@ from etl.config import ConfigError
 from quality.references import MissingReferenceTable, with_found_flags
 from quality.routing import route
 from quality.rules import RuleContext, broken
+from etl.tables import GOLD_TABLES
 from quality.runner import QualityGateFailed, Validator
 from quality.spec import QualitySpec, Rule, load_quality
 
@@ -179,7 +180,7 @@ def test_shipped_rules_load(settings):
     ]
     assert {r.check for r in spec.table_rules("silver.logins")} == {"unique", "province_share"}
     assert set(spec.suites) == {f"{layer}.{feed}" for layer in ("bronze", "silver") for feed in ("roster", "logins", "resource_usage", "traffic")} | {"silver.enterprise_master"} | {
-        f"gold.{t}" for t in ("activity_daily", "app_sessions_daily", "activity_features", "enterprise_labels", "access_counts")
+        f"gold.{t}" for t in GOLD_TABLES
     }
     # every gold rule is a gate
     assert {r.action for t in spec.suites if t.startswith("gold.") for r in spec.suite(t)} == {"fail"}
