@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from etl.config import ConfigError, load_generator, load_settings
+from jobs.index_cli import index as index_group
 
 console = Console(stderr=True)
 
@@ -229,6 +230,9 @@ def setup(obj) -> None:
     for path in fetch(obj["settings"].jars):
         console.print(path)
 
+
+# `iiap index compute|audit`: the index engine needs no Spark and no lakehouse
+main.add_command(index_group)
 
 if __name__ == "__main__":
     sys.exit(main())
