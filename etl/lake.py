@@ -50,6 +50,24 @@ def upsert(spark: SparkSession, df: DataFrame, path: str, keys: tuple[str, ...])
     (DeltaTable.forPath(spark, path).alias("t").merge(df.alias("s"), condition).whenMatchedUpdateAll().whenNotMatchedInsertAll().execute())
 
 
+def stage(df: DataFrame, path: str) -> DataFrame:
+    """Write `df` once as Parquet scratch and read it back: a batch's intermediate that many checks scan.
+
+    Unlike a cached DataFrame it does not hold executor memory however large the batch
+    (a national batch does not fit in one machine's heap), survives a lost executor,
+    and each scan reads only the columns it needs.
+    """
+    df.write.mode("overwrite").parquet(path)
+    return df.sparkSession.read.parquet(path)
+
+
+def remove(spark: SparkSession, path: str) -> None:
+    """Delete a folder on whatever file system the lakehouse is on (local, HDFS, S3)."""
+    jvm = spark.sparkContext._jvm
+    target = jvm.org.apache.hadoop.fs.Path(path)
+    target.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()).delete(target, True)
+
+
 def restore_or_delete(spark: SparkSession, path: str, to_version: int | None, batch_id: str) -> None:
     """Undo an unfinished batch: back to the table's version before it, or drop its rows if the table is newer."""
     if not exists(spark, path):

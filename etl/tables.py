@@ -67,6 +67,9 @@ class Tables:
     def gold(self, name: str) -> str:
         return self.s.table_path("gold", name)
 
+    def staging(self, batch_id: str) -> str:
+        """Scratch of one ingest batch (its parsed and conformed rows until the gates pass); removed when the run ends."""
+        return self.s.table_path("_staging", batch_id)
 
     def written_by_ingest(self) -> list[str]:
         """Tables an ingest batch writes, in an order that keeps readers consistent."""

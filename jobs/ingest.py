@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from functools import reduce
 
-from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
@@ -161,21 +160,16 @@ def run(
     progress=lambda msg: None,
     quality: QualitySpec | None = None,
 ) -> IngestResult:
-    """Ingest the new landing files as one batch. Whatever the batch cached is released however it ends."""
-    cached: list[DataFrame] = []
+    """Ingest the new landing files as one batch. Its scratch is removed however it ends."""
+    scratch: list[str] = []
     try:
-        return _run(spark, settings, until, recover_incomplete, progress, quality, cached)
+        return _run(spark, settings, until, recover_incomplete, progress, quality, scratch)
     finally:
-        for frame in cached:
-            frame.unpersist()
+        for path in scratch:
+            lake.remove(spark, path)
 
 
-def _cache(frame: DataFrame, cached: list[DataFrame]) -> DataFrame:
-    cached.append(frame.persist(StorageLevel.MEMORY_AND_DISK))
-    return cached[-1]
-
-
-def _run(spark, settings, until, recover_incomplete, progress, quality, cached: list[DataFrame]) -> IngestResult:
+def _run(spark, settings, until, recover_incomplete, progress, quality, scratch: list[str]) -> IngestResult:
     tables = Tables(settings)
     key = key_from_env(settings.pipeline.ingest.pseudonym_key_env)
     quality = quality or load_quality(settings)
@@ -215,6 +209,12 @@ def _run(spark, settings, until, recover_incomplete, progress, quality, cached: 
     lineage = [F.lit(batch_id).alias("batch_id"), F.lit(started).alias("ingested_at")]
     roster_path = tables.silver("roster")
     roster_silver = lake.read(spark, roster_path) if lake.exists(spark, roster_path) else None
+    staging = tables.staging(batch_id)
+    scratch.append(staging)
+
+    def stage(frame: DataFrame, name: str) -> DataFrame:
+        # every check and the final write read the staged rows: parsed and conformed once, held on disk, not in memory
+        return lake.stage(frame, f"{staging}/{name}")
 
     # --- process: parse, conform, route and validate every feed; nothing downstream is written yet ---
     staged: dict[str, _Staged] = {}
@@ -227,7 +227,7 @@ def _run(spark, settings, until, recover_incomplete, progress, quality, cached: 
         progress(f"{step}: reading {result.feeds[feed].files} files from {len(platforms)} platforms")
         spec = settings.feeds.feeds[feed]
         parts = [to_bronze(read_raw(spark, fs, settings.contracts[pid]), settings.contracts[pid], feed, spec) for pid, fs in sorted(platforms.items())]
-        bronze = _cache(reduce(DataFrame.unionByName, parts).select(*lineage, "*"), cached)
+        bronze = stage(reduce(DataFrame.unionByName, parts).select(*lineage, "*"), f"{feed}/bronze")
         progress(f"{step}: validating bronze.{feed}")
         check_bronze(validator, feed, bronze)
 
@@ -236,11 +236,11 @@ def _run(spark, settings, until, recover_incomplete, progress, quality, cached: 
         existing = lake.read(spark, silver_path) if lake.exists(spark, silver_path) else None
         candidates = conform(feed, bronze, roster_silver, ctx, key)
         routed = route(candidates, quality.row_rules(f"silver.{feed}"), rule_ctx)
-        flagged = _cache(outcomes.classify(routed, existing, spec.on_existing), cached)
+        flagged = stage(outcomes.classify(routed, existing, spec.on_existing), f"{feed}/flagged")
         check_silver(validator, feed, flagged)
         accepted = to_silver(flagged.filter(F.col("outcome").isin(outcomes.NEW, outcomes.UPDATE)), feed)
         if feed == "roster":
-            roster_silver = _cache(overlay(roster_silver, accepted, ["platform_id", "tenant_id"]), cached)
+            roster_silver = stage(overlay(roster_silver, accepted, ["platform_id", "tenant_id"]), "roster/overlay")
         if feed == "logins":
             check_activity_shares(validator, accepted)
         staged[feed] = _Staged(platforms, bronze, flagged, outcomes.count_outcomes(flagged))
@@ -252,7 +252,7 @@ def _run(spark, settings, until, recover_incomplete, progress, quality, cached: 
     if not validator.breaches() and any(c[outcomes.NEW] or c[outcomes.UPDATE] for c in roster_counts):
         progress("building and validating the enterprise master")
         provinces = reference.to_dataframe(spark, settings.reference_dir, "provinces")
-        master = _cache(build_master(roster_silver, provinces), cached)
+        master = stage(build_master(roster_silver, provinces), "enterprise_master")
         check_master(validator, master)
     validator.record()
     result.quality_docs = validator.docs_index
@@ -305,8 +305,6 @@ def _run(spark, settings, until, recover_incomplete, progress, quality, cached: 
                 (batch_id, feed, pid, len(st.platforms.get(pid, [])), read, inserted, c[outcomes.UPDATE], parked_rows,
                  c[outcomes.DUP_IN_BATCH], c[outcomes.DUP_EXISTING], ok, started, _now())
             )
-        st.flagged.unpersist()  # written: free the memory before the next feed
-        st.bronze.unpersist()
         if not counts.reconciled:
             raise ReconciliationError(
                 f"batch {batch_id} feed {feed}: read {counts.rows_read} rows but wrote {counts.new + counts.update} to silver, "
