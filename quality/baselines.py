@@ -47,12 +47,10 @@ def volume_against_baseline(current: DataFrame, previous: DataFrame, lookback: i
 def active_province_share(clean_rows: DataFrame) -> DataFrame:
     """Each province's share of the distinct enterprises active in a batch (province from the credit code)."""
     active = clean_rows.select(credit_code.province_code_col(F.col("credit_code")).alias("province_code"), "credit_code").distinct()
-    total = Window.partitionBy()
-    return (
-        active.groupBy("province_code")
-        .agg(F.count(F.lit(1)).alias("enterprises"))
-        .select("province_code", "enterprises", (F.col("enterprises") / F.sum("enterprises").over(total)).alias("share"))
-    )
+    by_province = active.groupBy("province_code").agg(F.count(F.lit(1)).alias("enterprises"))
+    # at most 31 rows: a cross join with the one-row total (a window without partitions would warn of moving all data to one partition)
+    total = by_province.agg(F.sum("enterprises").alias("_total"))
+    return by_province.join(total, how="cross").select("province_code", "enterprises", (F.col("enterprises") / F.col("_total")).alias("share"))
 
 
 def share_change(current: DataFrame, previous: DataFrame, has_baseline: bool) -> DataFrame:

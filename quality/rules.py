@@ -13,7 +13,7 @@ from functools import reduce
 
 import great_expectations.expectations as gxe
 from great_expectations.expectations.row_conditions import Column as GxColumn
-from pyspark.sql import Column
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from etl import reference
@@ -115,47 +115,73 @@ def detail(rule: Rule, ctx: RuleContext) -> Column:
     return F.concat(F.lit(f"{rule.doc} ("), F.concat_ws(", ", *shown), F.lit(")"))
 
 
-def _unclaimed(rule: Rule):
+PRESENCE_CHECKS = ("not_null", "is_null")
+
+
+def _unclaimed(rule: Rule) -> Column:
     """Rows a row rule is judged on once rows are routed: those no earlier quarantine rule took.
 
     So a record that does not parse counts once, as malformed_record, not again as a
     missing timestamp; and each quarantine rule's unexpected count equals the rows
     quarantined under its name. Warn and fail rules judge the rows that go on.
     """
-    free = GxColumn(REASON_COLUMN).is_null()
-    return free | (GxColumn(REASON_COLUMN) == rule.name) if rule.action == "quarantine" else free
+    free = F.col(REASON_COLUMN).isNull()
+    return free | (F.col(REASON_COLUMN) == rule.name) if rule.action == "quarantine" else free
+
+
+def judged_column(rule: Rule, column: str) -> str:
+    """The column a routed rule's expectation reads (see with_judged_columns)."""
+    return f"{column}__{rule.name}"
+
+
+def with_judged_columns(frame: DataFrame, rules: tuple[Rule, ...], ctx: RuleContext) -> DataFrame:
+    """Add, per routed row rule and target, its column masked to NULL on rows the rule does not judge.
+
+    GE ignores NULLs in map checks, so this states the precedence without a row_condition
+    per rule: all expectations of a suite then share one domain, and GE computes their
+    counts in one Spark aggregation instead of one job each. Presence checks (not_null,
+    is_null) judge NULLs, so their masked column is the check's outcome instead.
+    """
+    judged = []
+    for rule in rules:
+        for col in rule.targets if rule.is_row_rule else ():
+            value = holds(rule, col, ctx) if rule.check in PRESENCE_CHECKS or rule.check == "exists_in" else F.col(col)
+            judged.append(F.when(_unclaimed(rule), value).alias(judged_column(rule, col)))
+    return frame.select("*", *judged)
 
 
 def expectations(rule: Rule, ctx: RuleContext, routed: bool = False) -> list:
     """The GE expectations of a row or table rule (one per target column); meta names the rule and column.
 
-    `routed`: the frame carries `reason_code` from quality.routing, and row rules are
-    judged on the rows still unclaimed when their turn comes.
+    `routed`: the frame carries `reason_code` from quality.routing and the columns of
+    with_judged_columns; row rules are judged on the rows still unclaimed when their turn comes.
     """
     meta = {"rule": rule.name, "action": rule.action, "doc": rule.doc}
     out: list = []
     for col in rule.targets if rule.is_row_rule else ():
         m = {**meta, "column": col}
         check = rule.check
-        cond = {"row_condition": _unclaimed(rule)} if routed else {}
-        if check == "not_null":
-            e = gxe.ExpectColumnValuesToNotBeNull(column=col, meta=m, **cond)
+        target = judged_column(rule, col) if routed else col
+        if routed and check in PRESENCE_CHECKS:  # the masked column holds the check's outcome
+            e = gxe.ExpectColumnValuesToBeInSet(column=target, value_set=[True], meta={**m, "presence": True})
+        elif check == "not_null":
+            e = gxe.ExpectColumnValuesToNotBeNull(column=target, meta=m)
         elif check == "is_null":
-            e = gxe.ExpectColumnValuesToBeNull(column=col, meta=m, **cond)
+            e = gxe.ExpectColumnValuesToBeNull(column=target, meta=m)
         elif check == "between":
-            e = gxe.ExpectColumnValuesToBeBetween(column=col, min_value=rule.min, max_value=_max(rule, ctx), strict_max=rule.strict_max, meta=m, **cond)
+            e = gxe.ExpectColumnValuesToBeBetween(column=target, min_value=rule.min, max_value=_max(rule, ctx), strict_max=rule.strict_max, meta=m)
         elif check == "in_window":
-            e = gxe.ExpectColumnValuesToBeBetween(column=col, min_value=ctx.window_start_utc, max_value=ctx.window_end_utc, strict_max=True, meta=m, **cond)
+            e = gxe.ExpectColumnValuesToBeBetween(column=target, min_value=ctx.window_start_utc, max_value=ctx.window_end_utc, strict_max=True, meta=m)
         elif check == "not_after":
-            e = gxe.ExpectColumnPairValuesAToBeGreaterThanB(column_A=rule.limit_column, column_B=col, or_equal=True, ignore_row_if="either_value_is_missing", meta=m, **cond)
+            e = gxe.ExpectColumnPairValuesAToBeGreaterThanB(column_A=rule.limit_column, column_B=target, or_equal=True, ignore_row_if="either_value_is_missing", meta=m)
         elif check == "in_set":
-            e = gxe.ExpectColumnValuesToBeInSet(column=col, value_set=list(ctx.values_of(rule)), meta=m, **cond)
+            e = gxe.ExpectColumnValuesToBeInSet(column=target, value_set=list(ctx.values_of(rule)), meta=m)
         elif check == "credit_code":
-            e = ExpectColumnValuesToBeValidCreditCode(column=col, meta=m, **cond)
+            e = ExpectColumnValuesToBeValidCreditCode(column=target, meta=m)
         elif check == "exists_in":  # on the flag quality.references adds: NULL where the value is NULL, as GE ignores those
-            e = gxe.ExpectColumnValuesToBeInSet(column=found_column(rule, col), value_set=[True], meta=m, **cond)
+            e = gxe.ExpectColumnValuesToBeInSet(column=target if routed else found_column(rule, col), value_set=[True], meta=m)
         else:
-            e = ExpectColumnValuesToBeWholeNumbers(column=col, meta=m, **cond)
+            e = ExpectColumnValuesToBeWholeNumbers(column=target, meta=m)
         out.append(e)
     if rule.check == "unique":
         cond = GxColumn("outcome").is_in(list(rule.among)) if rule.among else None

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
@@ -23,7 +24,7 @@ from pyspark.sql import functions as F  # noqa: E402
 from pyspark.sql import types as T  # noqa: E402
 
 from etl import lake  # noqa: E402
-from quality.rules import RuleContext, expectations  # noqa: E402
+from quality.rules import RuleContext, expectations, with_judged_columns  # noqa: E402
 from quality.spec import QualitySpec, Rule  # noqa: E402
 
 log = logging.getLogger(__name__)
@@ -107,6 +108,7 @@ class Validator:
         self.outcomes: list[Outcome] = []
         self.docs_index: str | None = None
         self.seconds = 0.0  # wall time spent in GE (validation, results, Data Docs)
+        self.timings: dict[str, tuple[float, int]] = {}  # suite (or "data_docs") -> (seconds, Spark jobs run)
         self._results: list = []  # validation result ids of this run, for Data Docs
 
     def validate(
@@ -121,13 +123,29 @@ class Validator:
         planned = [(rule, exps) for rule, exps in planned if exps]
         if not planned:
             return []
+        if routed:
+            frame = with_judged_columns(frame, tuple(rule for rule, _ in planned), self.ctx)
+        with self._timed(suite_name):
+            return self._validate(suite_name, frame, planned, observed, routed)
+
+    @contextmanager
+    def _timed(self, name: str):
+        """Wall time and Spark jobs spent under `name`, so a slow suite can be found in the benchmark."""
+        sc = self.spark.sparkContext
+        group = f"iiap-quality-{self.batch_id}-{name}"
+        sc.setJobGroup(group, f"data quality: {name}")
         started = time.perf_counter()
         try:
-            return self._validate(suite_name, frame, planned, observed)
+            yield
         finally:
-            self.seconds += time.perf_counter() - started
+            spent = time.perf_counter() - started
+            self.seconds += spent
+            before = self.timings.get(name, (0.0, 0))
+            self.timings[name] = (before[0] + spent, before[1] + len(sc.statusTracker().getJobIdsForGroup(group)))
+            sc.setLocalProperty("spark.jobGroup.id", None)
+            sc.setLocalProperty("spark.job.description", None)
 
-    def _validate(self, suite_name: str, frame: DataFrame, planned: list, observed: dict[str, dict[str, float]] | None) -> list[Outcome]:
+    def _validate(self, suite_name: str, frame: DataFrame, planned: list, observed: dict[str, dict[str, float]] | None, routed: bool) -> list[Outcome]:
         suite = gx.ExpectationSuite(name=suite_name, meta={"source": "conf/quality.yaml"}, expectations=[e for _, exps in planned for e in exps])
         # add_or_update: a suite, definition or checkpoint an earlier run stored under the name is replaced
         suite = self.gx.suites.add_or_update(suite)
@@ -152,6 +170,9 @@ class Validator:
                 meta = r.expectation_config.meta or {}
                 rule = by_rule[meta["rule"]]
                 res = r.result or {}
+                judged = res.get("element_count")
+                if routed and rule.is_row_rule and judged is not None:  # rows the rule judged: not masked out (with_judged_columns)
+                    judged -= res.get("missing_count") or 0
                 outcomes.append(
                     Outcome(
                         suite=suite_name,
@@ -159,10 +180,10 @@ class Validator:
                         column=meta.get("column"),
                         action=rule.action,
                         success=bool(r.success),
-                        element_count=res.get("element_count"),
+                        element_count=judged,
                         unexpected_count=res.get("unexpected_count"),
                         unexpected_percent=res.get("unexpected_percent"),
-                        samples=_sample(res.get("partial_unexpected_list")),
+                        samples=() if meta.get("presence") else _sample(res.get("partial_unexpected_list")),
                         observed=(observed or {}).get(rule.name, {}),
                         fail_above_percent=rule.fail_above_percent,
                     )
@@ -189,9 +210,8 @@ class Validator:
         if self.outcomes:
             lake.append(self.history_rows(), self.history_path)
         if self._results:
-            started = time.perf_counter()
-            self.gx.build_data_docs(resource_identifiers=self._results)
-            self.seconds += time.perf_counter() - started
+            with self._timed("data_docs"):
+                self.gx.build_data_docs(resource_identifiers=self._results)
         sites = self.gx.get_docs_sites_urls()
         self.docs_index = sites[0]["site_url"] if sites else None
 
