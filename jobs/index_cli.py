@@ -135,3 +135,103 @@ def audit_cmd(spec_path: Path, published: Path, output: Path | None, node: str |
         result.weights.to_csv(output / "audit_weights.csv", index=False)
         result.residuals.to_csv(output / "audit_residuals.csv", index=False)
         console.print(f"wrote audit_weights.csv, audit_residuals.csv to {output}")
+
+
+# --- releases from the lakehouse (Spark), recorded in MLflow: jobs/index_release.py ---------------
+
+
+def _settings(obj):
+    """The main command's settings (conf, profile, lakehouse); the defaults when `index` runs alone."""
+    if obj and "settings" in obj:
+        return obj["settings"]
+    from etl.config import load_settings
+
+    return load_settings()
+
+
+def _progress():
+    import time
+
+    start = time.monotonic()
+    return lambda message: console.print(f"[dim]{time.monotonic() - start:7.1f}s[/dim] {message}")
+
+
+def _spark(settings, name: str):
+    from etl.spark import build_session
+
+    return build_session(settings, f"iiap-index-{name}")
+
+
+@index.command("release")
+@click.option("--config", "config_path", type=_FILE, default=None, help="Release config (default: conf/indices/release.yaml).")
+@click.pass_obj
+def release_cmd(obj, config_path: Path | None) -> None:
+    """Build the indicators from the lakehouse, compute every released index; one MLflow run."""
+    from analytics.index.indicators import ExternalIndicatorError
+    from analytics.tracking import tracking_uri
+    from jobs import index_release as job
+
+    settings = _settings(obj)
+    try:
+        result = job.run(_spark(settings, "release"), settings, config_path, progress=_progress())
+    except (ConfigError, ExternalIndicatorError) as exc:
+        raise click.ClickException(f"invalid release input:\n{exc}") from None
+    except (job.MissingInput, IndexDataError) as exc:
+        raise click.ClickException(str(exc)) from None
+    for note in result.notes:
+        console.print(f"[yellow]note[/yellow] {note}")
+    c = result.classification
+    console.print(f"period {result.period}; classification {c['rule_set']} {c['window_start']}..{c['window_end']} (run {c['run_id']})")
+    console.print("inputs: " + ", ".join(f"{k}@v{v}" for k, v in result.input_versions.items()))
+    for spec_id, top in result.top.items():
+        m = result.metrics
+        console.print(f"{spec_id}: {int(m[f'{spec_id}.units_ranked'])}/{int(m[f'{spec_id}.units'])} units ranked, mean coverage {m[f'{spec_id}.coverage_mean']:.2f}; top "
+                      + ", ".join(f"{u} {s:.2f}" for u, s in top))
+    console.print(f"MLflow run {result.run_id} at {tracking_uri(settings)}")
+    console.print(f"artifacts: {result.artifact_uri} ({len(result.tables)} tables, charts/)")
+
+
+@index.command("reproduce")
+@click.argument("run_id")
+@click.pass_obj
+def reproduce_cmd(obj, run_id: str) -> None:
+    """Recompute release RUN_ID from its recorded Delta versions and files; exit 1 unless every table is identical."""
+    from analytics.index.indicators import ExternalIndicatorError
+    from jobs import index_release as job
+
+    settings = _settings(obj)
+    try:
+        result = job.reproduce(_spark(settings, "reproduce"), settings, run_id, progress=_progress())
+    except (job.ReproductionError, job.MissingInput, ConfigError, ExternalIndicatorError, IndexDataError) as exc:
+        raise click.ClickException(str(exc)) from None
+    if result.git_revision_then != result.git_revision_now:
+        console.print(f"[yellow]note[/yellow] code revision then {result.git_revision_then}, now {result.git_revision_now}")
+    if result.identical:
+        console.print(f"[green]identical[/green]: {len(result.tables)} table(s) of run {run_id} recomputed from " + ", ".join(f"{k}@v{v}" for k, v in result.input_versions.items()))
+        return
+    for m in result.mismatches:
+        console.print(f"[red]differs[/red] {m.table}: {m.detail}")
+    raise SystemExit(1)
+
+
+@index.command("diff")
+@click.argument("run_a")
+@click.argument("run_b")
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write every row (changed or not) to this CSV.")
+@click.option("--all", "show_all", is_flag=True, help="Print unchanged units too.")
+@click.pass_obj
+def diff_cmd(obj, run_a: str, run_b: str, output: Path | None, show_all: bool) -> None:
+    """Rank and score changes per index and unit from release RUN_A to RUN_B (rank change > 0: fell)."""
+    from jobs import index_release as job
+
+    try:
+        changes = job.diff(_settings(obj), run_a, run_b)
+    except job.ReproductionError as exc:
+        raise click.ClickException(str(exc)) from None
+    changed = changes[(changes["score_change"].fillna(1) != 0) | (changes["rank_change"].fillna(1) != 0)]
+    shown = changes if show_all else changed
+    _print(shown, f"{run_a} -> {run_b}: {len(changed)} of {len(changes)} unit(s) changed")
+    if output is not None:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        changes.to_csv(output, index=False)
+        console.print(f"wrote {output}")
