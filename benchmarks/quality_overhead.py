@@ -2,10 +2,13 @@
 
     IIAP_PSEUDONYM_KEY=... .venv/bin/python benchmarks/quality_overhead.py --scale 0.01
 
-Generates one feed, then ingests it twice into fresh lakehouses: with the suites of
-conf/quality.yaml, and with GE validation stubbed out (routing to quarantine, which is
-part of ingest either way, still runs). Reports both wall times, the time measured
-inside GE, and the overhead ratio. Target: validation adds at most 25% to ingest.
+Generates one feed (or reuses one with --feed), then ingests it into fresh lakehouses,
+each variant in its own fresh process (a fresh JVM: the second ingest of one process
+would run on a warmed-up JIT and so look cheaper): with the suites of conf/quality.yaml,
+and with GE validation stubbed out (routing to quarantine, which is part of ingest either
+way, still runs). `--repeats N` alternates the variants N times and reports medians.
+Reports both wall times, the time measured inside GE per suite (seconds, Spark jobs),
+and the overhead ratio. Target: validation adds at most 25% to ingest.
 """
 
 from __future__ import annotations
@@ -14,6 +17,9 @@ import argparse
 import json
 import os
 import shutil
+import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -23,12 +29,41 @@ from etl.spark import build_session
 from jobs import generate, ingest
 from quality import runner
 
+VARIANTS = ("with", "without")
 
-def _ingest(spark, base, landing: str, lakehouse: Path):
+
+def _variant(name: str, landing: str, lakehouse: Path) -> dict:
+    """One ingest in this process: `with` GE validation, or `without` (GE stubbed out)."""
+    base = load_settings()
+    spark = build_session(base, f"iiap-benchmark-quality-{name}")
     settings = base.model_copy(update={"pipeline": base.pipeline.model_copy(update={"lakehouse_root": str(lakehouse), "landing_root": landing})})
+    seen: dict = {"seconds": 0.0, "suites": {}}
+    real_record = runner.Validator.record
+
+    def record(self):
+        real_record(self)
+        seen["seconds"] += self.seconds
+        seen["suites"].update(self.timings)
+
+    runner.Validator.record = record
+    if name == "without":
+        runner.Validator.validate = lambda self, *a, **k: []  # routing and writes only
     t0 = time.perf_counter()
     result = ingest.run(spark, settings)
-    return time.perf_counter() - t0, result
+    wall = time.perf_counter() - t0
+    spark.stop()
+    return {"wall_s": wall, "ge_s": seen["seconds"], "expectations": len(result.quality), "suites": seen["suites"]}
+
+
+def _feed(args, work: Path) -> tuple[str, dict]:
+    if args.feed:
+        manifest = json.loads((Path(args.feed) / "truth" / "manifest.json").read_text())
+        return str(Path(args.feed) / "landing"), manifest
+    base = load_settings()
+    spark = build_session(base, "iiap-benchmark-quality-generate")
+    g = generate.run(spark, base, load_generator(), args.scale, args.seed, str(work / "feed"))
+    spark.stop()
+    return g.landing, g.manifest
 
 
 def main() -> None:
@@ -36,43 +71,40 @@ def main() -> None:
     parser.add_argument("--scale", type=float, default=0.01)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--feed", default=None, help="Reuse a feed written by iiap generate (its OUT folder) instead of generating one.")
+    parser.add_argument("--repeats", type=int, default=1, help="Alternate the two variants this many times; medians are reported.")
+    parser.add_argument("--variant", choices=VARIANTS, default=None, help=argparse.SUPPRESS)  # internal: one ingest per process
+    parser.add_argument("--landing", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--lakehouse", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     os.environ.setdefault("IIAP_PSEUDONYM_KEY", "benchmark-only-key-0123456789")
-    base = load_settings()
-    spark = build_session(base, "iiap-benchmark-quality")
+    if args.variant:
+        print(json.dumps(_variant(args.variant, args.landing, Path(args.lakehouse))))
+        return
+
     work = Path(tempfile.mkdtemp(prefix=f"iiap-bench-quality-{args.scale}-"))
-    if args.feed:
-        manifest = json.loads((Path(args.feed) / "truth" / "manifest.json").read_text())
-        g = generate.GenerateResult(str(Path(args.feed) / "landing"), str(Path(args.feed) / "truth"), manifest["files"], manifest)
-        args.scale = manifest["scale"]
-    else:
-        g = generate.run(spark, base, load_generator(), args.scale, args.seed, str(work / "feed"))
-    rows = sum(f["rows_delivered"] for f in g.manifest["feeds"].values())
-
-    spent: list[float] = []  # seconds inside GE, read from the Validator when it records the run
-    suites: dict[str, tuple[float, int]] = {}  # per suite and Data Docs: seconds, Spark jobs
-    real_record = runner.Validator.record
-
-    def record(self):
-        real_record(self)
-        spent.append(self.seconds)
-        suites.update(self.timings)
-
-    runner.Validator.record = record
-    with_ge, result = _ingest(spark, base, g.landing, work / "with_ge")
-    runner.Validator.record = real_record
-    ge_seconds = sum(spent)
-    real_validate = runner.Validator.validate
-    runner.Validator.validate = lambda self, *a, **k: []  # routing and writes only
-    without, _ = _ingest(spark, base, g.landing, work / "without_ge")
-    runner.Validator.validate = real_validate
+    landing, manifest = _feed(args, work)
+    rows = sum(f["rows_delivered"] for f in manifest["feeds"].values())
+    runs: dict[str, list[dict]] = {v: [] for v in VARIANTS}
+    for i in range(args.repeats):
+        for variant in VARIANTS:
+            lakehouse = work / f"{variant}-{i}"
+            cmd = [sys.executable, __file__, "--variant", variant, "--landing", landing, "--lakehouse", str(lakehouse)]
+            out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
+            runs[variant].append(json.loads(out))
+            shutil.rmtree(lakehouse, ignore_errors=True)
+            print(f"[{i + 1}/{args.repeats}] {variant:7s} validation: {runs[variant][-1]['wall_s']:7.1f} s", flush=True)
+    with_ge = statistics.median(r["wall_s"] for r in runs["with"])
+    without = statistics.median(r["wall_s"] for r in runs["without"])
+    ge_seconds = statistics.median(r["ge_s"] for r in runs["with"])
+    suites = runs["with"][0]["suites"]
     report = {
-        "scale": args.scale, "files": g.files, "rows": rows, "expectations": len(result.quality),
+        "scale": manifest["scale"], "files": manifest["files"], "rows": rows, "expectations": runs["with"][0]["expectations"], "repeats": args.repeats,
         "ingest_with_validation_s": round(with_ge, 1), "ingest_without_validation_s": round(without, 1),
         "time_inside_ge_s": round(ge_seconds, 1), "overhead": round(with_ge / without - 1, 3),
+        "runs": {v: [round(r["wall_s"], 1) for r in rs] for v, rs in runs.items()},
         "by_suite": {name: {"seconds": round(s, 2), "spark_jobs": jobs} for name, (s, jobs) in sorted(suites.items(), key=lambda kv: -kv[1][0])},
     }
-    print(f"scale {args.scale}: {g.files:,} files, {rows:,} rows, {report['expectations']} expectation results")
+    print(f"scale {report['scale']}: {report['files']:,} files, {rows:,} rows, {report['expectations']} expectation results, each variant in a fresh process")
     print(f"ingest with validation    {with_ge:8.1f} s")
     print(f"ingest without validation {without:8.1f} s")
     print(f"time inside GE            {ge_seconds:8.1f} s")
