@@ -7,9 +7,9 @@ import json
 import re
 from pathlib import Path
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from etl.config import ConfigError, Settings, Window, _format_errors, _Frozen, _read_yaml
+from etl.config import ConfigError, Settings, Window, _Frozen, load_model
 
 # Per-enterprise features over the window (analytics.activity.activity_features), all >= 0.
 FEATURES = (
@@ -204,10 +204,7 @@ class Classification(_Frozen):
 def load_classification(settings: Settings, path: str | Path | None = None) -> Classification:
     """conf/classification.yaml; the window defaults to the pipeline's."""
     path = Path(path) if path else settings.conf_dir / "classification.yaml"
-    try:
-        spec = Classification.model_validate(_read_yaml(path))
-    except ValidationError as exc:
-        raise ConfigError(_format_errors(path, exc)) from None
+    spec = load_model(Classification, path)
     if spec.window is None:
         spec = spec.model_copy(update={"window": settings.pipeline.window})
     return spec

@@ -347,7 +347,7 @@ class Generator(_Frozen):
 # --- loading -----------------------------------------------------------------------------------
 
 
-def _read_yaml(path: Path) -> dict:
+def read_yaml(path: Path) -> dict:
     if not path.is_file():
         raise ConfigError(f"{path}: file not found")
     try:
@@ -370,7 +370,7 @@ def _format_errors(path: Path, exc: ValidationError) -> str:
 def load_model(model: type[_Frozen], path: Path):
     """Parse one YAML file into `model`, naming the file and key on any error."""
     try:
-        return model.model_validate(_read_yaml(path))
+        return model.model_validate(read_yaml(path))
     except ValidationError as exc:
         raise ConfigError(_format_errors(path, exc)) from None
 
@@ -448,7 +448,7 @@ def load_contracts(conf_dir: Path, feeds: Feeds) -> dict[str, Contract]:
 def load_settings(conf_dir: str | Path | None = None, profile: str = "local", **overrides: str) -> Settings:
     """Load and cross-check conf/; `overrides` replace pipeline keys (lakehouse_root, landing_root)."""
     conf = Path(conf_dir) if conf_dir else DEFAULT_CONF_DIR
-    pipeline_raw = _read_yaml(conf / "pipeline.yaml")
+    pipeline_raw = read_yaml(conf / "pipeline.yaml")
     pipeline_raw.update({k: v for k, v in overrides.items() if v is not None})
     try:
         pipeline = Pipeline.model_validate(pipeline_raw)

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Literal
 
 import pandas as pd
-from pydantic import ValidationError, model_validator
+from pydantic import model_validator
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
@@ -29,7 +29,7 @@ from analytics.index import IndexSpec, compute, group_comparison, load_spec, ran
 from analytics.index import indicators as ind
 from analytics.index.spec import _Frozen
 from etl import lake
-from etl.config import ConfigError, Settings, _format_errors, _read_yaml
+from etl.config import ConfigError, Settings, load_model
 from etl.tables import Tables
 
 RELEASE_FILE = Path("indices") / "release.yaml"
@@ -124,10 +124,7 @@ class ReleaseConfig(_Frozen):
 
 
 def load_release(path: Path) -> ReleaseConfig:
-    try:
-        return ReleaseConfig.model_validate(_read_yaml(path))
-    except ValidationError as exc:
-        raise ConfigError(_format_errors(path, exc)) from None
+    return load_model(ReleaseConfig, path)
 
 
 def sha256(path: Path) -> str:

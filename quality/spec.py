@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, model_validator
 
-from etl.config import ConfigError, Settings, _format_errors, _Frozen, _read_yaml
+from etl.config import ConfigError, Settings, _Frozen, load_model
 
 Action = Literal["quarantine", "warn", "fail"]
 ROW_CHECKS = frozenset({"not_null", "is_null", "between", "in_window", "not_after", "in_set", "credit_code", "whole_number", "exists_in"})
@@ -114,10 +114,7 @@ class QualitySpec(_Frozen):
 def load_quality(settings: Settings, path: Path | None = None) -> QualitySpec:
     """Load conf/quality.yaml; names the file and key on any error, and cross-checks limits and references."""
     path = path or settings.conf_dir / "quality.yaml"
-    try:
-        raw = QualityFile.model_validate(_read_yaml(path))
-    except ValidationError as exc:
-        raise ConfigError(_format_errors(path, exc)) from None
+    raw = load_model(QualityFile, path)
     problems: list[str] = []
     suites: dict[str, tuple[Rule, ...]] = {}
     limits = settings.pipeline.limits.model_dump()

@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
-from etl.config import ConfigError, _read_yaml
+from etl.config import ConfigError, read_yaml
 
 Id = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
 Direction = Literal["higher_is_better", "lower_is_better"]
@@ -375,4 +375,4 @@ def parse_spec(data: dict, source: str = "<spec>") -> IndexSpec:
 
 def load_spec(path: str | Path) -> IndexSpec:
     path = Path(path)
-    return parse_spec(_read_yaml(path), str(path))
+    return parse_spec(read_yaml(path), str(path))
