@@ -198,11 +198,6 @@ class Release:
     notes: list[str] = field(default_factory=list)
 
 
-def _small(frame: DataFrame) -> pd.DataFrame:
-    """A reference table or an aggregate of a few hundred rows, on the driver."""
-    return pd.DataFrame.from_records([r.asDict() for r in frame.collect()], columns=frame.columns)
-
-
 def _csv(frame: pd.DataFrame) -> str:
     return frame.to_csv(index=False, lineterminator="\n")
 
@@ -256,7 +251,7 @@ def build(inputs: Inputs, progress=lambda msg: None) -> Release:
 
     def reference_table(name: str) -> pd.DataFrame:
         if name not in small:
-            small[name] = _small(inputs.frames[f"reference.{name}"])
+            small[name] = inputs.frames[f"reference.{name}"].toPandas()  # a reference table: a few hundred rows at most
         return small[name]
 
     for entry in config.indices:

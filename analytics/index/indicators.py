@@ -93,8 +93,7 @@ def specialised_app_usage(app_sessions: DataFrame, apps: DataFrame, units: DataF
 def collect_long(frames: Iterable[DataFrame], period: str) -> pd.DataFrame:
     """The union of some long frames as pandas (unit, indicator, period, value), in a stable order."""
     frames = [frame.select(*LONG_COLUMNS) for frame in frames]
-    rows = [r.asDict() for r in reduce(DataFrame.unionByName, frames).collect()] if frames else []  # one Spark job
-    out = pd.DataFrame.from_records(rows, columns=list(LONG_COLUMNS))
+    out = reduce(DataFrame.unionByName, frames).toPandas() if frames else pd.DataFrame(columns=list(LONG_COLUMNS))  # one Spark job
     out.insert(2, "period", period)
     out["value"] = out["value"].astype(float)
     return out.sort_values(["indicator", "unit"], kind="stable").reset_index(drop=True)
