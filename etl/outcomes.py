@@ -16,7 +16,9 @@ def classify(conformed: DataFrame, existing: DataFrame | None, on_existing: str)
     duplicate, unless the feed updates (rosters) and the content changed.
     """
     good = F.col("reason_code").isNull()
-    order = Window.partitionBy(good, F.col("record_key")).orderBy(F.col("delivery_date").desc(), F.col("source_file").asc(), F.col("raw_record").asc())
+    # Partitioned by the key alone (good rows ranked first, so a quarantined row never outranks
+    # one that goes on): the join with silver and any later per-key window reuse this shuffle.
+    order = Window.partitionBy(F.col("record_key")).orderBy(good.desc(), F.col("delivery_date").desc(), F.col("source_file").asc(), F.col("raw_record").asc())
     ranked = conformed.withColumn("_rank", F.row_number().over(order))
     if existing is None:
         joined = ranked.withColumn("_seen", F.lit(False)).withColumn("_same", F.lit(False))

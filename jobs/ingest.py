@@ -29,7 +29,7 @@ from etl.tables import PARTITIONS, QUARANTINE_SCHEMA, Tables
 from jobs import reference as reference_job
 from quality.checks import check_activity_shares, check_bronze, check_master, check_silver
 from quality.routing import route
-from quality.rules import RuleContext
+from quality.rules import RuleContext, with_key_counts
 from quality.runner import Outcome, QualityGateFailed, Validator
 from quality.spec import QualitySpec, load_quality, quality_context_root
 
@@ -236,7 +236,8 @@ def _run(spark, settings, until, recover_incomplete, progress, quality, scratch:
         existing = lake.read(spark, silver_path) if lake.exists(spark, silver_path) else None
         candidates = conform(feed, bronze, roster_silver, ctx, key)
         routed = route(candidates, quality.row_rules(f"silver.{feed}"), rule_ctx)
-        flagged = stage(outcomes.classify(routed, existing, spec.on_existing), f"{feed}/flagged")
+        # the unique rules' key counts ride on deduplication's shuffle by record_key
+        flagged = stage(with_key_counts(outcomes.classify(routed, existing, spec.on_existing), quality.table_rules(f"silver.{feed}")), f"{feed}/flagged")
         check_silver(validator, feed, flagged)
         accepted = to_silver(flagged.filter(F.col("outcome").isin(outcomes.NEW, outcomes.UPDATE)), feed)
         if feed == "roster":

@@ -12,8 +12,7 @@ from datetime import datetime
 from functools import reduce
 
 import great_expectations.expectations as gxe
-from great_expectations.expectations.row_conditions import Column as GxColumn
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from etl import reference
@@ -118,6 +117,45 @@ def detail(rule: Rule, ctx: RuleContext) -> Column:
 PRESENCE_CHECKS = ("not_null", "is_null")
 
 
+def key_rows_column(rule: Rule) -> str:
+    """The column with_key_counts adds for a unique rule: how many judged rows share the row's key."""
+    return f"_{rule.name}__rows"
+
+
+def _key_judged(rule: Rule) -> Column:
+    """Rows a unique rule judges: those with an outcome in `among` (all, without it) whose key is present.
+
+    As GE's uniqueness checks: a single-column key ignores NULLs; a compound key ignores a
+    row only when every column of it is NULL (partial NULLs group together, as in a window).
+    """
+    present = reduce(lambda a, b: a | b, [F.col(c).isNotNull() for c in rule.columns])
+    return present & F.col("outcome").isin(list(rule.among)) if rule.among else present
+
+
+def with_key_counts(frame: DataFrame, rules: tuple[Rule, ...]) -> DataFrame:
+    """Add, per unique rule, the number of judged rows sharing each judged row's key (NULL elsewhere).
+
+    Uniqueness then is a plain map check (count <= 1) in the suite's one shared GE
+    aggregation, instead of GE's window over the whole batch run once to count and once
+    more for the sample. Applied where the frame is already partitioned by the key (ingest's
+    deduplication), the window adds no shuffle. A frame that has the column already keeps it.
+    """
+    for rule in rules:
+        name = key_rows_column(rule)
+        if rule.check != "unique" or name in frame.columns:
+            continue
+        judged = _key_judged(rule)
+        frame = frame.withColumn(name, F.when(judged, F.count(F.when(judged, F.lit(1))).over(Window.partitionBy(*rule.columns))))
+    return frame
+
+
+def duplicate_key_samples(frame: DataFrame, rule: Rule, n: int) -> tuple[str, ...]:
+    """Up to n keys that repeat, as `a|b` text: the unique rule's sample, read only when it failed."""
+    key = F.concat_ws("|", *[F.coalesce(F.col(c).cast("string"), F.lit("NULL")) for c in rule.columns])
+    rows = frame.filter(F.col(key_rows_column(rule)) > 1).select(key.alias("k")).distinct().limit(n).collect()
+    return tuple(sorted(r.k for r in rows))
+
+
 def _unclaimed(rule: Rule) -> Column:
     """Rows a row rule is judged on once rows are routed: those no earlier quarantine rule took.
 
@@ -183,14 +221,9 @@ def expectations(rule: Rule, ctx: RuleContext, routed: bool = False) -> list:
         else:
             e = ExpectColumnValuesToBeWholeNumbers(column=target, meta=m)
         out.append(e)
-    if rule.check == "unique":
-        cond = GxColumn("outcome").is_in(list(rule.among)) if rule.among else None
-        extra = {"row_condition": cond} if cond is not None else {}
-        if len(rule.columns) == 1:
-            e = gxe.ExpectColumnValuesToBeUnique(column=rule.columns[0], meta={**meta, "column": rule.columns[0]}, **extra)
-        else:
-            e = gxe.ExpectCompoundColumnsToBeUnique(column_list=list(rule.columns), meta={**meta, "column": ",".join(rule.columns)}, **extra)
-        out.append(e)
+    if rule.check == "unique":  # on the count with_key_counts adds: NULL on rows the rule does not judge
+        column = ",".join(rule.columns)
+        out.append(gxe.ExpectColumnValuesToBeBetween(column=key_rows_column(rule), max_value=1, meta={**meta, "column": column, "key_count": True}))
     elif rule.check == "columns":
         out.append(gxe.ExpectTableColumnsToMatchSet(column_set=list(rule.names), exact_match=False, meta=meta))
     elif rule.check == "volume":  # validated on baselines.volume_against_baseline

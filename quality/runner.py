@@ -24,7 +24,7 @@ from pyspark.sql import functions as F  # noqa: E402
 from pyspark.sql import types as T  # noqa: E402
 
 from etl import lake  # noqa: E402
-from quality.rules import RuleContext, expectations, with_judged_columns  # noqa: E402
+from quality.rules import RuleContext, duplicate_key_samples, expectations, with_judged_columns, with_key_counts  # noqa: E402
 from quality.spec import QualitySpec, Rule  # noqa: E402
 
 log = logging.getLogger(__name__)
@@ -139,8 +139,10 @@ class Validator:
         planned = [(rule, exps) for rule, exps in planned if exps]
         if not planned:
             return []
+        chosen = tuple(rule for rule, _ in planned)
+        frame = with_key_counts(frame, chosen)
         if routed:
-            frame = with_judged_columns(frame, tuple(rule for rule, _ in planned), self.ctx)
+            frame = with_judged_columns(frame, chosen, self.ctx)
         with self._timed(suite_name):
             return self._validate(suite_name, frame, planned, observed, routed)
 
@@ -192,8 +194,13 @@ class Validator:
                 rule = by_rule[meta["rule"]]
                 res = r.result or {}
                 judged = res.get("element_count")
-                if routed and rule.is_row_rule and judged is not None:  # rows the rule judged: not masked out (with_judged_columns)
+                key_count = bool(meta.get("key_count"))
+                if ((routed and rule.is_row_rule) or key_count) and judged is not None:  # rows the rule judged: the rest are masked to NULL
                     judged -= res.get("missing_count") or 0
+                if key_count:  # the sample GE saw is of counts; the repeated keys tell more
+                    samples = () if r.success else duplicate_key_samples(frame, rule, self.spec.unexpected_samples)
+                else:
+                    samples = () if meta.get("presence") else _sample(res.get("partial_unexpected_list"))
                 outcomes.append(
                     Outcome(
                         suite=suite_name,
@@ -204,7 +211,7 @@ class Validator:
                         element_count=judged,
                         unexpected_count=res.get("unexpected_count"),
                         unexpected_percent=res.get("unexpected_percent"),
-                        samples=() if meta.get("presence") else _sample(res.get("partial_unexpected_list")),
+                        samples=samples,
                         observed=(observed or {}).get(rule.name, {}),
                         fail_above_percent=rule.fail_above_percent,
                     )

@@ -5,11 +5,12 @@ from datetime import datetime
 
 import pytest
 from pyspark.sql import functions as F
+from pyspark.testing import assertDataFrameEqual
 
 from etl.config import ConfigError
 from quality.references import MissingReferenceTable, with_found_flags
 from quality.routing import route
-from quality.rules import RuleContext, broken
+from quality.rules import RuleContext, broken, with_key_counts
 from etl.tables import GOLD_TABLES
 from quality.runner import QualityGateFailed, Validator
 from quality.spec import QualitySpec, Rule, load_quality
@@ -122,10 +123,31 @@ def test_unique_rule_counts_repeated_keys_among_outcomes(spark, validator):
     rule = Rule(name="natural_key_unique", check="unique", columns=("k",), among=("new",), action="fail", doc="d")
     df = spark.createDataFrame([("a", "new"), ("a", "new"), ("b", "new"), ("b", "duplicate"), ("c", "quarantine")], "k string, outcome string")
     [o] = validator.validate("t.unique", df, (rule,))
-    assert (o.success, o.unexpected_count, o.gate_breached) == (False, 2, True)
+    assert (o.success, o.element_count, o.unexpected_count, o.gate_breached, o.samples) == (False, 3, 2, True, ("a",))
     clean = spark.createDataFrame([("a", "new"), ("a", "duplicate")], "k string, outcome string")
     [ok] = validator.validate("t.unique.ok", clean, (rule,))
-    assert (ok.success, ok.unexpected_count) == (True, 0)
+    assert (ok.success, ok.element_count, ok.unexpected_count, ok.samples) == (True, 1, 0, ())
+
+
+def test_unique_rule_on_a_compound_key_ignores_only_rows_missing_every_column(spark, validator):
+    rule = Rule(name="key_unique", check="unique", columns=("a", "b"), action="fail", doc="d")
+    df = spark.createDataFrame(
+        [("x", 1), ("x", 1), ("x", 2), ("y", None), ("y", None), (None, None), (None, None), (None, 3)], "a string, b int"
+    )
+    [o] = validator.validate("t.compound", df, (rule,))
+    # (x,1) twice and (y,NULL) twice repeat; the two all-NULL keys are not judged
+    assert (o.success, o.element_count, o.unexpected_count, o.samples) == (False, 6, 4, ("x|1", "y|NULL"))
+
+
+def test_key_counts_are_null_on_rows_the_rule_does_not_judge(spark):
+    rule = Rule(name="u", check="unique", columns=("k",), among=("new",), action="fail", doc="d")
+    df = spark.createDataFrame([("a", "new"), ("a", "new"), ("a", "duplicate"), (None, "new"), ("b", "new")], "k string, outcome string")
+    got = with_key_counts(df, (rule,))
+    expected = spark.createDataFrame(
+        [("a", "new", 2), ("a", "new", 2), ("a", "duplicate", None), (None, "new", None), ("b", "new", 1)], "k string, outcome string, _u__rows long"
+    )
+    assertDataFrameEqual(got, expected)
+    assert with_key_counts(got, (rule,)).columns == got.columns  # a frame that has the count keeps it
 
 
 def test_fail_above_percent_turns_a_quarantine_rule_into_a_gate(spark, validator):
