@@ -234,9 +234,6 @@ class Contract(_Frozen):
 class Profile(_Frozen):
     master: str | None
     spark_conf: dict[str, str]
-    # Independent Spark jobs the driver submits at once (many small partitioned writes are
-    # bound by per-file overhead, not by cores).
-    concurrent_jobs: int = Field(ge=1)
 
 
 class Jars(_Frozen):
@@ -290,6 +287,10 @@ class Population(_Frozen):
     effective: int = Field(ge=0)
     platforms_per_enterprise: dict[int, float]
     primary_platform_share: float = Field(ge=0, le=1)
+    # Enterprises generated and written per pass: bounds the generator's memory and scratch
+    # disk at national scale. An enterprise's rows do not depend on it; each pass is its own
+    # part file of every delivery, and file-level faults go into the first pass's files.
+    enterprises_per_chunk: int = Field(default=1_100_000, gt=0)
 
 
 class RowFaults(_Frozen):

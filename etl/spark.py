@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 
 from pyspark.sql import SparkSession
 
@@ -25,6 +26,8 @@ def build_session(settings: Settings, app_name: str, extra_conf: dict[str, str] 
     # spark-submit starts the JVM first and hands Python its gateway port.
     submitted = "PYSPARK_GATEWAY_PORT" in os.environ
     if settings.profile.master and not submitted:
+        # Python workers (the generator's file writer) run this interpreter, with this venv's packages
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
         builder = builder.master(settings.profile.master)
         builder = builder.config("spark.jars", ",".join(resolved_jars(settings.jars)))
     conf = {**DELTA_CONF, **settings.profile.spark_conf, **(extra_conf or {})}

@@ -63,8 +63,11 @@ def generate(obj, scale: float, seed: int, out: str) -> None:
         gen = load_generator(obj["conf_dir"])
     except ConfigError as exc:
         raise click.ClickException(f"invalid configuration:\n{exc}") from None
-    spark = _session(settings, "generate", job.SESSION_CONF)
-    result = job.run(spark, settings, gen, scale, seed, settings.path(out), progress=_progress())
+    spark = _session(settings, "generate")
+    try:
+        result = job.run(spark, settings, gen, scale, seed, settings.path(out), progress=_progress())
+    except job.OutputExists as exc:
+        raise click.ClickException(str(exc)) from None
     m = result.manifest
     console.print(f"[bold]{m['enterprises']:,}[/bold] enterprises ({m['effective']:,} effective), {result.files:,} files")
     console.print(f"landing: {result.landing}\ntruth:   {result.truth}/manifest.json")

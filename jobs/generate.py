@@ -1,14 +1,14 @@
 """iiap generate: write what the 34 platforms would deliver, plus the ground truth.
 
-Load inputs (conf, reference data) -> process (enterprises, activity, faults, dialects)
--> save (landing files per platform contract, truth manifest and enterprise labels).
+Load inputs (conf, reference data) -> process and save, one pass per chunk of enterprises
+(enterprises, activity, faults, dialects -> the chunk's part file of every delivery, its
+truth labels) -> save the truth manifest, counted over all passes.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from collections import Counter
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import reduce
@@ -20,15 +20,10 @@ from pyspark.sql import functions as F
 from etl import reference
 from etl.config import FEED_NAMES, LOG_FEEDS, Generator, Settings
 from etl.synthetic import activity, dialects, faults, landing, population
-from etl.textio import write_lines
 
-# The generator's Spark output is staging that is moved into the landing layout at once:
-# Hadoop's checksum sidecar files and dynamic partition overwrite only add per-file cost.
-SESSION_CONF = {
-    "spark.sql.sources.partitionOverwriteMode": "static",
-    "spark.hadoop.fs.file.impl": "org.apache.hadoop.fs.RawLocalFileSystem",
-    "spark.hadoop.fs.file.impl.disable.cache": "true",
-}
+
+class OutputExists(FileExistsError):
+    """OUT/landing or OUT/truth already holds files: a feed is never written over another."""
 
 
 @dataclass(frozen=True)
@@ -45,8 +40,44 @@ def _with_log_keys(rows: DataFrame, prefixes: dict[str, str], weekly: list[str])
     return rows.withColumn("tenant_id", population.tenant_id_of(prefixes)).withColumn("delivery_date", delivery)
 
 
+def _rendered(rows: DataFrame, feed: str, renderers: dict[tuple[str, str], dialects.Renderer], drift: dict[str, set[str]], extension: dict[str, str]) -> DataFrame:
+    """Each row as its platform writes it: a text line, or its Parquet platform's typed struct (a column per platform)."""
+    text = {p: r for (p, f), r in renderers.items() if f == feed and r.contract.format != "parquet"}
+    parquet = sorted(p for (p, f), r in renderers.items() if f == feed and r.contract.format == "parquet")
+    line = dialects.render_text(text, drift)
+    structs = [F.when(F.col("platform_id") == p, renderers[(p, feed)].typed_struct()).alias(_struct_column(p, feed)) for p in parquet]
+    shared = next(iter(text.values())).shared
+    return shared.add_to(rows).select(
+        "platform_id", F.lit(feed).alias("feed"), "delivery_date", "part", "drift", "outcome", F.lit(1).alias("ord"), "rid", "copy",
+        line.alias("line"), *structs, landing.file_column(extension).alias("file"),
+    )
+
+
+def _headers(rendered: DataFrame, feed: str, renderers: dict[tuple[str, str], dialects.Renderer], drift: dict[str, set[str]]) -> DataFrame | None:
+    """The header line (ord 0) of every CSV file of `feed`, as its delivery's drift names the columns."""
+    csv = {p: r for (p, f), r in renderers.items() if f == feed and r.contract.format == "csv"}
+    if not csv:
+        return None
+    header = None
+    for p, r in sorted(csv.items()):
+        h = F.lit(r.header())
+        for kind in drift[p]:
+            h = F.when(F.col("drift") == kind, F.lit(r.header(kind))).otherwise(h)
+        header = F.when(F.col("platform_id") == p, h) if header is None else header.when(F.col("platform_id") == p, h)
+    return (
+        rendered.filter(F.col("platform_id").isin(sorted(csv)))
+        .select("platform_id", "drift", "file")
+        .distinct()
+        .select("file", F.lit(0).alias("ord"), F.lit(0).cast("long").alias("rid"), F.lit(0).alias("copy"), header.alias("line"))
+    )
+
+
+def _struct_column(pid: str, feed: str) -> str:
+    return f"r_{pid}_{feed}"
+
+
 def _union(frames: list[DataFrame]) -> DataFrame:
-    return reduce(DataFrame.unionByName, frames)
+    return reduce(lambda a, b: a.unionByName(b, allowMissingColumns=True), frames)
 
 
 def _deliveries(rows: dict[str, DataFrame]) -> list[faults.Delivery]:
@@ -69,6 +100,7 @@ def run(spark: SparkSession, settings: Settings, gen: Generator, scale: float, s
     contracts = settings.contracts
     prefixes = {p: c.tenant_id_prefix for p, c in contracts.items()}
     text_platforms = {p for p, c in contracts.items() if c.format != "parquet"}
+    parquet_ids = set(contracts) - text_platforms
     weekly = sorted(p for p, c in contracts.items() if c.delivery_cadence == "weekly")
     window = settings.pipeline.window
     limits = settings.pipeline.limits.model_dump()
@@ -76,152 +108,115 @@ def run(spark: SparkSession, settings: Settings, gen: Generator, scale: float, s
     unknown = set(gen.platform_weights) ^ set(contracts)
     if unknown:
         raise ValueError(f"generator platform_weights and conf/contracts disagree on platforms: {sorted(unknown)}")
-
-    # --- process -------------------------------------------------------------------------------
-    progress("enterprises and memberships")
-    ents = population.enterprises(spark, gen, provinces, scale, seed).persist(StorageLevel.MEMORY_AND_DISK)
-    members = population.memberships(ents, gen, prefixes, seed, window.start - timedelta(days=2))
-    days = activity.enterprise_days(ents, gen, window, seed)
-    propensity = population.specialised_propensity(gen)
-    canonical = {
-        "roster": activity.roster(members, window),
-        "logins": _with_log_keys(activity.logins(days, gen, gen.channels, seed), prefixes, weekly).withColumn("user_id", F.concat_ws("-", "tenant_id", "user_suffix")),
-        "resource_usage": _with_log_keys(activity.resource_usage(days, gen, general_apps, specialised, propensity, seed), prefixes, weekly),
-        "traffic": _with_log_keys(activity.traffic(days, gen, seed), prefixes, weekly),
-    }
-    canonical = {feed: df.localCheckpoint(eager=True) for feed, df in canonical.items()}
-    progress("choosing redelivered and drifted files")
-    file_faults = faults.choose_file_faults(
-        _deliveries(canonical), text_platforms, (gen.faults.redelivered_files, gen.faults.renamed_column_files, gen.faults.extra_column_files), seed
-    )
-    rows: dict[str, DataFrame] = {}
-    for feed in FEED_NAMES:
-        labelled = faults.assign(canonical[feed], feed, gen.faults.rows, text_platforms, file_faults, seed)
-        labelled = faults.apply_values(labelled, feed, limits, resource_limits)
-        if feed == "roster":
-            labelled = labelled.unionByName(faults.invalid_code_tenants(canonical["roster"], gen.faults.invalid_credit_code_rate, seed))
-        rows[feed] = faults.expand_copies(labelled, file_faults, feed).localCheckpoint(eager=True)
-
-    drift_by_feed = {
-        feed: {p: {k for k, ds in (("rename", file_faults.rename), ("extra", file_faults.extra)) for d in ds if d.feed == feed and d.platform_id == p} for p in contracts}
+    shared = {feed: dialects.SharedValues() for feed in FEED_NAMES}  # a feed's platforms render from one set of shared values
+    renderers = {(p, feed): dialects.Renderer(settings.feeds, c, feed, sections_zh, subs_zh, shared[feed]) for p, c in contracts.items() for feed in FEED_NAMES}
+    formats = {
+        f"{p}/{feed}": landing.FileFormat("parquet", struct_column=_struct_column(p, feed)) if c.format == "parquet" else landing.FileFormat("text", c.encoding, c.compression == "gzip")
+        for p, c in contracts.items()
         for feed in FEED_NAMES
     }
-    def lines_of(platform_ids: list[str]) -> DataFrame:
-        """Every delivered line (CSV headers included) of these text-format platforms."""
-        lines = None
-        for feed in FEED_NAMES:
-            renderers = {p: dialects.Renderer(settings.feeds, contracts[p], feed, sections_zh, subs_zh) for p in platform_ids}
-            feed_rows = rows[feed].filter(F.col("platform_id").isin(platform_ids))
-            data = feed_rows.select(
-                "platform_id",
-                F.lit(feed).alias("feed"),
-                F.col("delivery_date").cast("string").alias("delivery_date"),
-                "part",
-                F.lit(1).alias("ord"),
-                "rid",
-                "copy",
-                dialects.render_text(renderers, drift_by_feed[feed]).alias("line"),
-            )
-            lines = data if lines is None else lines.unionByName(data)
-            csv_ids = [p for p in platform_ids if contracts[p].format == "csv"]
-            if not csv_ids:
-                continue
-            header_expr = None
-            for p in csv_ids:
-                h = F.lit(renderers[p].header())
-                for kind in drift_by_feed[feed][p]:
-                    h = F.when(F.col("drift") == kind, F.lit(renderers[p].header(kind))).otherwise(h)
-                header_expr = F.when(F.col("platform_id") == p, h) if header_expr is None else header_expr.when(F.col("platform_id") == p, h)
-            headers = (
-                feed_rows.filter(F.col("platform_id").isin(csv_ids))
-                .select("platform_id", F.col("delivery_date").cast("string").alias("delivery_date"), "part", "drift")
-                .distinct()
-                .select("platform_id", F.lit(feed).alias("feed"), "delivery_date", "part", F.lit(0).alias("ord"), F.lit(0).cast("long").alias("rid"), F.lit(0).alias("copy"), header_expr.alias("line"))
-            )
-            lines = lines.unionByName(headers)
-        return lines
-
-    # --- save outputs --------------------------------------------------------------------------
-    out_root = out.rstrip("/")
-    landing_dir, truth_dir, staging = f"{out_root}/landing", f"{out_root}/truth", f"{out_root}/_staging"
     extension = {p: c.file_extension() for p, c in contracts.items()}
-    keys = ["platform_id", "feed", "delivery_date", "part"]
-    writes: dict[str, Callable[[], list[str]]] = {}
-    groups = sorted({(c.encoding, c.compression) for c in contracts.values() if c.format != "parquet"})
-    for i, (encoding, compression) in enumerate(groups, start=1):
-        members_of_group = sorted(p for p, c in contracts.items() if c.format != "parquet" and (c.encoding, c.compression) == (encoding, compression))
+    out_root = out.rstrip("/")
+    landing_dir, truth_dir = f"{out_root}/landing", f"{out_root}/truth"
+    q = population.quotas(gen, scale)
+    passes = population.chunks(q.enterprises, gen.population.enterprises_per_chunk)
+    propensity = population.specialised_propensity(gen)
+    partitions = int(spark.conf.get("spark.sql.shuffle.partitions"))
 
-        def write_text(i=i, encoding=encoding, compression=compression, platform_ids=members_of_group) -> list[str]:
-            group_lines = lines_of(platform_ids).repartition(*keys).sortWithinPartitions(*keys, "ord", "rid", "copy").select("line", *keys)
-            write_lines(group_lines, f"{staging}/text{i}", encoding, compression, keys)
-            return landing.move_partitioned(f"{staging}/text{i}", landing_dir, extension)
+    for path in (landing_dir, truth_dir):
+        if not landing.is_empty(path):
+            raise OutputExists(f"{path} already holds files; give a new --out, or remove it first (a feed is never mixed with an older one)")
 
-        writes[f"text deliveries ({encoding}, {compression}: {len(members_of_group)} platforms)"] = write_text
-    for pid in sorted(p for p, c in contracts.items() if c.format == "parquet"):
+    # --- process and save, one pass per chunk of enterprises ------------------------------------
+    file_faults: faults.FileFaults | None = None
+    written: list[tuple[str, int, int]] = []
+    outcome_counts: Counter = Counter()
+    archetypes: Counter = Counter()
+    effective = 0
+    for k, ids in enumerate(passes):
+        step = f"[{k + 1}/{len(passes)}] enterprises {ids[0]:,}-{ids[1] - 1:,}" if len(passes) > 1 else "enterprises"
+        progress(f"{step}: enterprises, memberships and activity")
+        ents = population.enterprises(spark, gen, provinces, scale, seed, ids).persist(StorageLevel.MEMORY_AND_DISK)
+        members = population.memberships(ents, gen, prefixes, seed, window.start - timedelta(days=2))
+        days = activity.enterprise_days(ents, gen, window, seed)
+        canonical = {
+            "roster": activity.roster(members, window),
+            "logins": _with_log_keys(activity.logins(days, gen, gen.channels, seed), prefixes, weekly).withColumn("user_id", F.concat_ws("-", "tenant_id", "user_suffix")),
+            "resource_usage": _with_log_keys(activity.resource_usage(days, gen, general_apps, specialised, propensity, seed), prefixes, weekly),
+            "traffic": _with_log_keys(activity.traffic(days, gen, seed), prefixes, weekly),
+        }
+        if file_faults is None:  # redelivered and drifted files are picked among the first pass's deliveries
+            progress("choosing redelivered and drifted files")
+            # held for the deliveries' listing and the rows below; later passes read them once
+            canonical = {feed: df.localCheckpoint(eager=True) for feed, df in canonical.items()}
+            counts = (gen.faults.redelivered_files, gen.faults.renamed_column_files, gen.faults.extra_column_files)
+            file_faults = faults.choose_file_faults(_deliveries(canonical), text_platforms, counts, seed)
+        chunk_faults = file_faults if k == 0 else faults.FileFaults.none()
+        drift_by_feed = {
+            feed: {p: {kind for kind, ds in (("rename", chunk_faults.rename), ("extra", chunk_faults.extra)) for d in ds if d.feed == feed and d.platform_id == p} for p in contracts}
+            for feed in FEED_NAMES
+        }
+        rendered: dict[str, DataFrame] = {}
         for feed in FEED_NAMES:
+            labelled = faults.assign(canonical[feed], feed, gen.faults.rows, text_platforms, chunk_faults, seed)
+            labelled = faults.apply_values(labelled, feed, limits, resource_limits)
+            if feed == "roster":
+                labelled = labelled.unionByName(faults.invalid_code_tenants(canonical["roster"], gen.faults.invalid_credit_code_rate, seed))
+            rows = faults.expand_copies(labelled, chunk_faults, feed, faults.part_name(k))
+            # rendered once and held: the file writer, the CSV headers and the truth counts read it
+            rendered[feed] = _rendered(rows, feed, renderers, drift_by_feed[feed], extension).localCheckpoint(eager=True)
 
-            def write_parquet(pid=pid, feed=feed) -> list[str]:
-                r = dialects.Renderer(settings.feeds, contracts[pid], feed, sections_zh, subs_zh)
-                frame = dialects.render_parquet(rows[feed].filter(F.col("platform_id") == pid), r)
-                target = f"{staging}/pq_{pid}_{feed}"
-                (
-                    frame.repartition("delivery_date", "part")
-                    .sortWithinPartitions("delivery_date", "part", "rid", "copy")
-                    .drop("rid", "copy")
-                    .write.mode("overwrite")
-                    .partitionBy("delivery_date", "part")
-                    .parquet(target)
-                )
-                return landing.move_partitioned(target, landing_dir, extension, fixed={"platform_id": pid, "feed": feed})
+        progress(f"{step}: writing the delivery files")
+        order = ["ord", "rid", "copy"]
+        text = [r.filter(F.col("platform_id").isin(sorted(text_platforms))).select("file", *order, "line") for r in rendered.values()]
+        headers = [h for feed in FEED_NAMES if (h := _headers(rendered[feed], feed, renderers, drift_by_feed[feed])) is not None]
+        written += landing.write_files(_union([*text, *headers]), landing_dir, formats, order, partitions)
+        # apart from the text: a row then carries only its own kind's columns to the writer
+        structs = {feed: [c for p in sorted(parquet_ids) if (c := _struct_column(p, feed)) in r.columns] for feed, r in rendered.items()}
+        parquet = [r.filter(F.col("platform_id").isin(sorted(parquet_ids))).select("file", *order, *structs[feed]) for feed, r in rendered.items() if structs[feed]]
+        if parquet:
+            written += landing.write_files(_union(parquet), landing_dir, formats, order, partitions)
+        truth = ents.select("credit_code", "archetype", "effective", "province_code", "division_code", "section_code", "sub_industry_id", "platforms", "n_platforms")
+        truth.write.mode("overwrite" if k == 0 else "append").parquet(f"{truth_dir}/enterprises")
+        for r in _union([df.select("feed", "outcome") for df in rendered.values()]).groupBy("feed", "outcome").count().collect():
+            outcome_counts[(r.feed, r.outcome)] += r["count"]
+        for r in ents.groupBy("archetype", "effective").count().collect():
+            archetypes[r.archetype] += r["count"]
+            effective += r["count"] if r.effective else 0
+        for df in (*rendered.values(), *canonical.values(), ents):
+            df.unpersist()
+        progress(f"{step}: {len(written):,} files so far")
 
-            writes[f"parquet deliveries of {pid} {feed}"] = write_parquet
-    moved: list[str] = []
-    # The writes are independent and each is dominated by per-file overhead: submit them at once.
-    with ThreadPoolExecutor(max_workers=settings.profile.concurrent_jobs) as pool:
-        futures = {pool.submit(write): name for name, write in writes.items()}
-        for done, future in enumerate(as_completed(futures), start=1):
-            moved += future.result()
-            progress(f"wrote {futures[future]} ({done}/{len(futures)})")
-    landing.remove_dir(staging)
-
+    # --- save outputs: the truth manifest over all passes --------------------------------------
     progress("writing ground truth")
-    (
-        ents.select("credit_code", "archetype", "effective", "province_code", "division_code", "section_code", "sub_industry_id", "platforms", "n_platforms")
-        .write.mode("overwrite")
-        .parquet(f"{truth_dir}/enterprises")
-    )
-    per_feed: dict[str, dict[str, int]] = {feed: {} for feed in FEED_NAMES}
-    for r in _union([rows[feed].select(F.lit(feed).alias("feed"), "outcome") for feed in FEED_NAMES]).groupBy("feed", "outcome").count().collect():
-        per_feed[r.feed][r.outcome] = r["count"]
     outcomes: dict[str, dict] = {}
-    for feed, counts in per_feed.items():
+    for feed in FEED_NAMES:
+        counts = {o: n for (f, o), n in outcome_counts.items() if f == feed}
         outcomes[feed] = {
             "rows_delivered": sum(counts.values()),
             "silver": counts.pop("silver", 0),
             "duplicates": counts.pop("duplicate", 0),
             "quarantine": dict(sorted(counts.items())),
         }
-    by_archetype = ents.groupBy("archetype", "effective").count().collect()
-    archetypes = {r.archetype: r["count"] for r in by_archetype}
     manifest = {
         "generator": "iiap generate",
         "scale": scale,
         "seed": seed,
         "window": {"start": str(window.start), "end": str(window.end), "timezone": window.timezone},
         "enterprises": sum(archetypes.values()),
-        "effective": sum(r["count"] for r in by_archetype if r.effective),
+        "effective": effective,
         "archetypes": dict(sorted(archetypes.items())),
+        "passes": len(passes),
         "feeds": outcomes,
         "file_faults": {
             name: sorted(f"{d.platform_id}/{d.feed}/{d.delivery_date}" for d in ds)
             for name, ds in (("redelivered", file_faults.resend), ("renamed_column", file_faults.rename), ("extra_column", file_faults.extra))
         },
-        "files": len(moved),
+        "files": len(written),
+        "bytes": sum(b for _, _, b in written),
     }
     fsys, truth_path = landing.filesystem(truth_dir)
     fsys.create_dir(truth_path, recursive=True)
     with fsys.open_output_stream(f"{truth_path}/manifest.json") as f:
         f.write(json.dumps(manifest, indent=2, ensure_ascii=False).encode("utf-8"))
-    for df in (*rows.values(), *canonical.values(), ents):
-        df.unpersist()
-    return GenerateResult(landing_dir, truth_dir, len(moved), manifest)
+    return GenerateResult(landing_dir, truth_dir, len(written), manifest)

@@ -7,6 +7,8 @@ renamed or extra columns) that only exist once a row is written down.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
@@ -33,13 +35,36 @@ def _factor(feeds: Feeds, unit_kind: str, contract: Contract) -> float:
     return feeds.units[unit_kind][unit]
 
 
-class Renderer:
-    """Per-platform value expressions for one feed."""
+class SharedValues:
+    """Value expressions that many platforms write alike, computed once per row as hidden columns.
 
-    def __init__(self, feeds: Feeds, contract: Contract, feed: str, sections_zh: dict[str, str], sub_industries_zh: dict[str, str]):
+    34 platforms share a handful of conventions (epoch millis or one local format, a few
+    units and vocabularies). Rendered per platform, every branch of the line's CASE would
+    repeat them; hoisted, a branch only assembles columns, so the projection stays small
+    enough for Spark to compile (whole-stage codegen) and cheap to plan.
+    """
+
+    def __init__(self) -> None:
+        self._values: dict[tuple, tuple[str, Column]] = {}
+
+    def get(self, key: tuple, build: Callable[[], Column]) -> Column:
+        if key not in self._values:
+            self._values[key] = (f"_shared_{len(self._values)}", build())
+        return F.col(self._values[key][0])
+
+    def add_to(self, rows: DataFrame) -> DataFrame:
+        """`rows` with every shared value the renderers asked for so far (ask first, then add)."""
+        return rows.select("*", *[expr.alias(name) for name, expr in self._values.values()])
+
+
+class Renderer:
+    """Per-platform value expressions for one feed; values shared with other platforms come from `shared`."""
+
+    def __init__(self, feeds: Feeds, contract: Contract, feed: str, sections_zh: dict[str, str], sub_industries_zh: dict[str, str], shared: SharedValues | None = None):
         self.feeds, self.contract, self.feed = feeds, contract, feed
         self.spec = feeds.feeds[feed]
         self.sections_zh, self.sub_industries_zh = sections_zh, sub_industries_zh
+        self.shared = shared or SharedValues()
 
     def names(self, drift: str | None = None) -> list[str]:
         mapping = self.contract.fields[self.feed]
@@ -51,24 +76,29 @@ class Renderer:
         return names
 
     def typed(self, canonical: str) -> Column:
+        """The field's value as this platform writes it (before text rendering)."""
         field = self.spec.fields[canonical]
-        col = F.col(SOURCE_COLUMN.get(canonical, canonical))
+        name = SOURCE_COLUMN.get(canonical, canonical)
+        col = F.col(name)
+        share = self.shared.get
         if field.kind == "timestamp":
-            return _timestamp(col, self.contract)
+            ts = self.contract.timestamp
+            return share((name, "timestamp", ts.convention, ts.timezone, ts.format), lambda: _timestamp(col, self.contract))
         if canonical == "sector" and self.contract.codes.sector == "name_zh":
-            return lookup(col, self.sections_zh)
+            return share((name, "name_zh"), lambda: lookup(col, self.sections_zh))
         if canonical == "sub_industry" and self.contract.codes.sub_industry == "name_zh":
-            return lookup(col, self.sub_industries_zh)
+            return share((name, "name_zh"), lambda: lookup(col, self.sub_industries_zh))
         if canonical == "resource_kind":
-            return lookup(col, self.contract.codes.resource_kind)
+            codes = self.contract.codes.resource_kind
+            return share((name, "codes", tuple(sorted(codes.items()))), lambda: lookup(col, codes))
         if field.kind == "integer":
-            return col.cast("long")
+            return share((name, "long"), lambda: col.cast("long"))
         if field.kind == "measure":
             if field.unit_by:
                 factors = {k: _factor(self.feeds, rk.unit_kind, self.contract) for k, rk in self.feeds.resource_kinds.items()}
-                return col / lookup(F.col(field.unit_by), factors)
+                return share((name, "per", field.unit_by, tuple(sorted(factors.items()))), lambda: col / lookup(F.col(field.unit_by), factors))
             factor = _factor(self.feeds, field.unit_kind, self.contract)
-            return col.cast("long") if factor == 1 else col / F.lit(factor)
+            return share((name, "long"), lambda: col.cast("long")) if factor == 1 else share((name, "factor", factor), lambda: col / F.lit(factor))
         return col
 
     def strings(self, fault: str | None = None) -> list[Column]:
@@ -125,7 +155,3 @@ def render_text(renderers: dict[str, Renderer], drift_platforms: dict[str, set[s
     return expr
 
 
-def render_parquet(rows: DataFrame, renderer: Renderer) -> DataFrame:
-    return rows.select(F.col("delivery_date").cast("string").alias("delivery_date"), "part", "rid", "copy", renderer.typed_struct().alias("r")).select(
-        "delivery_date", "part", "rid", "copy", "r.*"
-    )

@@ -26,7 +26,7 @@ APPLICABLE = {
 }
 # The numeric field that value faults hit, per feed.
 TARGET_MEASURE = {"resource_usage": "quantity", "traffic": "bytes_in"}
-RESEND_PART, ORIGINAL_PART = "resend", "00"
+RESEND_PART, ORIGINAL_PART = "resend", "00"  # part of the first generation pass
 OUT_OF_WINDOW_SHIFT_S = -400 * 86400
 FUTURE_SHIFT_S = 3 * 365 * 86400
 
@@ -43,6 +43,10 @@ class FileFaults:
     resend: frozenset[Delivery]
     rename: frozenset[Delivery]
     extra: frozenset[Delivery]
+
+    @classmethod
+    def none(cls) -> "FileFaults":
+        return cls(frozenset(), frozenset(), frozenset())
 
     def drift_kind(self, feed: str) -> Column:
         """'rename', 'extra' or NULL for each row of `feed`, from its platform and delivery date."""
@@ -125,9 +129,14 @@ def apply_values(rows: DataFrame, feed: str, limits: dict[str, float], resource_
     return out
 
 
-def expand_copies(rows: DataFrame, files: FileFaults, feed: str) -> DataFrame:
-    """Add the duplicate copies of duplicate_record rows and the whole redelivered files."""
-    rows = rows.withColumn("copy", F.lit(0)).withColumn("part", F.lit(ORIGINAL_PART))
+def part_name(chunk: int) -> str:
+    """The part file a generation pass writes of each delivery: 00, 01, ..."""
+    return f"{chunk:02d}"
+
+
+def expand_copies(rows: DataFrame, files: FileFaults, feed: str, part: str = ORIGINAL_PART) -> DataFrame:
+    """Add the duplicate copies of duplicate_record rows and the whole redelivered files (as part `resend`)."""
+    rows = rows.withColumn("copy", F.lit(0)).withColumn("part", F.lit(part))
     dups = rows.filter(F.col("fault") == "duplicate_record").withColumn("copy", F.lit(1)).withColumn("outcome", F.lit("duplicate"))
     everything = rows.unionByName(dups)
     resent = [f"{d.platform_id}|{d.delivery_date}" for d in files.resend if d.feed == feed]

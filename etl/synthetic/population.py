@@ -91,9 +91,25 @@ def _sub_industry(gen: Generator, seed: int, ent_id, section):
     return F.when(section == "C", manufacturing).otherwise(F.coalesce(lookup(section, gen.section_sub_industry), tertiary))
 
 
-def enterprises(spark: SparkSession, gen: Generator, province_names: dict[str, str], scale: float, seed: int) -> DataFrame:
-    """One row per enterprise with its true attributes, archetype and platforms."""
+def chunks(enterprises: int, per_chunk: int) -> list[tuple[int, int]]:
+    """[start, end) ranges of enterprise ids, generated and written one after the other.
+
+    Every attribute of an enterprise is a function of its id, so a chunk is the same rows
+    whatever the chunking; it only bounds what one pass holds (memory, scratch disk).
+    """
+    if per_chunk <= 0:
+        raise ValueError(f"enterprises per chunk must be positive, got {per_chunk}")
+    n = max(1, math.ceil(enterprises / per_chunk))
+    size = math.ceil(enterprises / n)  # equal chunks, not one small remainder
+    return [(lo, min(lo + size, enterprises)) for lo in range(0, enterprises, size)]
+
+
+def enterprises(spark: SparkSession, gen: Generator, province_names: dict[str, str], scale: float, seed: int, ids: tuple[int, int] | None = None) -> DataFrame:
+    """One row per enterprise with its true attributes, archetype and platforms (ids in [start, end), default all)."""
     q = quotas(gen, scale)
+    lo, hi = ids if ids is not None else (0, q.enterprises)
+    if not 0 <= lo < hi <= q.enterprises:
+        raise ValueError(f"enterprise ids [{lo}, {hi}) are outside [0, {q.enterprises})")
     prime, offset = _permutation_prime(q.enterprises), seed % q.enterprises
     provinces = sorted(q.province_counts)
     starts, cumulative = {}, 0
@@ -132,7 +148,7 @@ def enterprises(spark: SparkSession, gen: Generator, province_names: dict[str, s
     users_high = lookup(F.col("archetype"), {k: a.users[1] for k, a in gen.archetypes.items()}, 1)
 
     return (
-        spark.range(q.enterprises)
+        spark.range(lo, hi)
         .select(F.col("id").alias("ent_id"), pos.alias("_pos"))
         .withColumn("province_code", province)
         .withColumn("effective", effective)
