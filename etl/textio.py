@@ -1,9 +1,9 @@
-"""Lines of text in any encoding, in and out of Spark.
+"""Lines of text in any encoding, into Spark.
 
-Spark's text source reads and writes UTF-8 only, but platforms deliver GBK too. The
-CSV source does take an encoding, so a CSV source whose separator and quote are
-characters that never occur in a line reads and writes whole lines verbatim. Both
-directions are wrapped here so the trick lives in one place.
+Spark's text source reads UTF-8 only, but platforms deliver GBK too. The CSV source
+does take an encoding, so a CSV source whose separator and quote are characters that
+never occur in a line reads whole lines verbatim. (The generator writes its files with
+pyarrow: etl.synthetic.landing.)
 """
 
 from __future__ import annotations
@@ -31,13 +31,3 @@ LINE_SCHEMA = T.StructType([T.StructField("line", T.StringType(), True)])
 def read_lines(spark: SparkSession, paths: list[str], encoding: str) -> DataFrame:
     """One row per line (column `line`) plus the hidden `_metadata` column of the file source."""
     return spark.read.options(**_LINE_OPTIONS, encoding=encoding, mode="PERMISSIVE").schema(LINE_SCHEMA).csv(paths)
-
-
-def write_lines(df: DataFrame, path: str, encoding: str, compression: str, partition_by: list[str]) -> None:
-    """Write the `line` column verbatim, one file per partition directory task."""
-    (
-        df.write.mode("overwrite")
-        .options(**_LINE_OPTIONS, encoding=encoding, compression=compression, quoteAll="false", escapeQuotes="false")
-        .partitionBy(*partition_by)
-        .csv(path)
-    )

@@ -6,8 +6,10 @@ from etl.config import load_generator, load_settings
 from jobs import generate, ingest
 
 os.environ.setdefault("IIAP_PSEUDONYM_KEY", "test-only-key-0123456789abcdef")
-# The tiny national feed every end-to-end test shares (generated once per session).
-SCALE, SEED = 0.0003, 11
+os.environ.setdefault("PYARROW_IGNORE_TIMEZONE", "1")  # pyspark.testing imports pandas-on-Spark, which asks for it
+# The tiny national feed every end-to-end test shares (generated once per session), in
+# two passes of enterprises, as scale 1 is written in ten: every delivery has two part files.
+SCALE, SEED, PER_PASS = 0.0003, 11, 2000
 
 
 @pytest.fixture(scope="session")
@@ -31,7 +33,9 @@ def spark(settings):
 @pytest.fixture(scope="session")
 def generated(spark, settings, tmp_path_factory):
     out = tmp_path_factory.mktemp("feeds")
-    result = generate.run(spark, settings, load_generator(), SCALE, SEED, str(out))
+    gen = load_generator()
+    gen = gen.model_copy(update={"population": gen.population.model_copy(update={"enterprises_per_chunk": PER_PASS})})
+    result = generate.run(spark, settings, gen, SCALE, SEED, str(out))
     return result
 
 

@@ -1,15 +1,17 @@
 """Generate a tiny national feed once, then ingest it in one shot, and again (idempotent). Batches in steps: test_batch_lifecycle."""
 
 import json
+from collections import Counter
 from datetime import date
+from pathlib import Path
 
 import pytest
 from pyspark.sql import functions as F
 
 from etl import lake
-from etl.config import FEED_NAMES
+from etl.config import FEED_NAMES, load_generator
 from etl.tables import Tables
-from jobs import ingest
+from jobs import generate, ingest
 
 from conftest import SCALE
 
@@ -24,6 +26,17 @@ def test_manifest_matches_what_was_written(generated):
     assert len(m["file_faults"]["redelivered"]) == 3
     assert len(m["file_faults"]["renamed_column"]) == 1
     assert len(m["file_faults"]["extra_column"]) == 1
+    assert m["passes"] == 2
+    names = {p.name for p in Path(generated.landing).rglob("*") if p.is_file()}
+    assert len(names) == m["files"]
+    parts = Counter(n.split("_")[-1].split(".")[0] for n in names)  # <platform>_<feed>_<yyyymmdd>_<part><ext>
+    assert set(parts) == {"00", "01", "resend"} and parts["resend"] == 3 and min(parts["00"], parts["01"]) > 1000
+
+
+def test_generate_never_writes_over_an_earlier_feed(spark, settings, generated):
+    out = str(Path(generated.landing).parent)
+    with pytest.raises(generate.OutputExists, match=f"{out}/landing already holds files; give a new --out, or remove it first"):
+        generate.run(spark, settings, load_generator(), SCALE, 1, out)
 
 
 def test_every_injected_fault_is_found_with_its_exact_count(spark, one_shot, generated):

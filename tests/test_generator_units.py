@@ -1,8 +1,14 @@
-import pytest
+import gzip
 
+import pyarrow.parquet as pq
+import pytest
+from pyspark.testing import assertDataFrameEqual
+
+from etl import reference
 from etl.config import load_generator
-from etl.synthetic.population import quotas, specialised_propensity
-from etl.textio import read_lines, write_lines
+from etl.synthetic.landing import FileFormat, write_files
+from etl.synthetic.population import chunks, enterprises, quotas, specialised_propensity
+from etl.textio import read_lines
 
 
 def test_quotas_are_exact_at_scale_one():
@@ -26,14 +32,51 @@ def test_specialised_propensity_peaks_at_one():
     assert len(p) == 22
 
 
-def test_gbk_lines_round_trip_verbatim(spark, tmp_path):
-    lines = ['{"name": "北京华瑞制造有限公司", "v": 1.5}', 'a,"b, c",  d  ', "  leading", '{"truncated": "ab']
-    df = spark.createDataFrame([(line, "k", i) for i, line in enumerate(lines)], "line string, part string, i int")
-    write_lines(df.repartition(1, "part").sortWithinPartitions("part", "i").select("line", "part"), str(tmp_path / "out"), "GBK", "gzip", ["part"])
-    files = list((tmp_path / "out" / "part=k").glob("*.gz"))
-    assert len(files) == 1
-    import gzip
+def test_chunks_split_the_ids_into_equal_passes():
+    assert chunks(10, 4) == [(0, 4), (4, 8), (8, 10)]
+    assert chunks(5, 100) == [(0, 5)]
+    assert chunks(10_850_000, 1_100_000) == [(i * 1_085_000, (i + 1) * 1_085_000) for i in range(10)]
+    with pytest.raises(ValueError, match="enterprises per chunk must be positive, got 0"):
+        chunks(10, 0)
 
-    assert gzip.decompress(files[0].read_bytes()).decode("gbk") == "\n".join(lines) + "\n"
-    back = [r.line for r in read_lines(spark, [str(files[0])], "GBK").collect()]
-    assert back == lines
+
+def test_a_chunk_of_enterprises_is_the_same_rows_as_in_the_whole(spark, settings):
+    gen = load_generator()
+    provinces = {r["province_code"]: r["name_zh"] for r in reference.rows(settings.reference_dir, "provinces")}
+    whole = enterprises(spark, gen, provinces, 0.0001, 5)
+    parts = enterprises(spark, gen, provinces, 0.0001, 5, (0, 400)).unionByName(enterprises(spark, gen, provinces, 0.0001, 5, (400, 1085)))
+    assert whole.count() == 1085
+    assertDataFrameEqual(parts, whole)
+    with pytest.raises(ValueError, match=r"enterprise ids \[1000, 1086\) are outside \[0, 1085\)"):
+        enterprises(spark, gen, provinces, 0.0001, 5, (1000, 1086))
+
+
+def _written(tmp_path):
+    return sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file())
+
+
+def test_gbk_lines_are_written_verbatim_one_file_per_run_in_order(spark, tmp_path):
+    lines = ['{"name": "北京华瑞制造有限公司", "v": 1.5}', 'a,"b, c",  d  ', "  leading", '{"truncated": "ab']
+    rows = [("P01/logins/2020-06-01/a.jsonl.gz", i, line) for i, line in enumerate(lines)] + [("P01/logins/2020-06-02/b.jsonl.gz", 0, "其他")]
+    df = spark.createDataFrame(rows[::-1], "file string, i int, line string")  # written in `order`, not as given
+    formats = {"P01/logins": FileFormat("text", "GBK", gzip=True)}
+    written = write_files(df, str(tmp_path), formats, ["i"], 3)
+    assert [(f, n) for f, n, _ in written] == [("P01/logins/2020-06-01/a.jsonl.gz", 4), ("P01/logins/2020-06-02/b.jsonl.gz", 1)]
+    a = tmp_path / "P01/logins/2020-06-01/a.jsonl.gz"
+    assert written[0][2] == a.stat().st_size
+    assert gzip.decompress(a.read_bytes()).decode("gbk") == "\n".join(lines) + "\n"
+    assert [r.line for r in read_lines(spark, [str(a)], "GBK").collect()] == lines
+    first = a.read_bytes()
+    write_files(df, str(tmp_path), formats, ["i"], 1)  # the same rows give the same bytes (gzip without a timestamp)
+    assert a.read_bytes() == first and _written(tmp_path) == ["P01/logins/2020-06-01/a.jsonl.gz", "P01/logins/2020-06-02/b.jsonl.gz"]
+
+
+def test_parquet_files_hold_the_platforms_struct_fields(spark, tmp_path):
+    df = spark.createDataFrame(
+        [("P04/traffic/2020-06-01/t.parquet", 2, ("x", 20)), ("P04/traffic/2020-06-01/t.parquet", 1, ("y", 10))],
+        "file string, i int, r_P04_traffic struct<tenant:string,bytes:long>",
+    )
+    write_files(df, str(tmp_path), {"P04/traffic": FileFormat("parquet", struct_column="r_P04_traffic")}, ["i"], 2)
+    table = pq.read_table(tmp_path / "P04/traffic/2020-06-01/t.parquet")
+    assert table.schema.names == ["tenant", "bytes"]
+    assert table.to_pylist() == [{"tenant": "y", "bytes": 10}, {"tenant": "x", "bytes": 20}]
