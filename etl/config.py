@@ -291,6 +291,8 @@ class Population(_Frozen):
     # disk at national scale. An enterprise's rows do not depend on it; each pass is its own
     # part file of every delivery, and file-level faults go into the first pass's files.
     enterprises_per_chunk: int = Field(default=1_100_000, gt=0)
+    # Enterprises per Spark task of a pass: bounds one task's rows (and a held block's size).
+    enterprises_per_task: int = Field(default=50_000, gt=0)
 
 
 class RowFaults(_Frozen):

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
@@ -21,7 +20,7 @@ from etl.silver import ConformContext, conform, overlay, to_silver
 from etl.tables import Tables
 from quality.checks import check_activity_shares, check_bronze, check_master, check_silver
 from quality.routing import route
-from quality.rules import RuleContext
+from quality.rules import RuleContext, with_key_counts
 from quality.runner import Outcome, Validator
 from quality.spec import QualitySpec, load_quality, quality_context_root
 
@@ -68,33 +67,34 @@ def run(spark: SparkSession, settings: Settings, batch_id: str | None = None, pr
     validator = Validator(spark, quality, rule_ctx, quality_context_root(settings, quality), tables.quality_history, batch_id, "quality")
     roster_silver = silver_without_batch("roster")
 
-    # --- process -------------------------------------------------------------------------------
-    for feed, rows in bronze.items():
-        progress(f"{feed}: bronze.{feed} and silver.{feed}")
-        rows = rows.persist(StorageLevel.MEMORY_AND_DISK)
-        flagged = None
-        try:
+    # --- process: staged as ingest stages a batch (on disk, not in executor memory) --------------
+    scratch = tables.staging(f"quality-{batch_id}")
+    try:
+        for feed, rows in bronze.items():
+            progress(f"{feed}: bronze.{feed} and silver.{feed}")
+            rows = lake.stage(rows, f"{scratch}/{feed}/bronze")
             check_bronze(validator, feed, rows)
             routed = route(conform(feed, rows, roster_silver, ctx, key), quality.row_rules(f"silver.{feed}"), rule_ctx)
-            flagged = outcomes.classify(routed, silver_without_batch(feed), settings.feeds.feeds[feed].on_existing).persist(StorageLevel.MEMORY_AND_DISK)
+            classified = outcomes.classify(routed, silver_without_batch(feed), settings.feeds.feeds[feed].on_existing)
+            flagged = lake.stage(with_key_counts(classified, quality.table_rules(f"silver.{feed}")), f"{scratch}/{feed}/flagged")
             check_silver(validator, feed, flagged)
             accepted = to_silver(flagged.filter(F.col("outcome").isin(outcomes.NEW, outcomes.UPDATE)), feed)
             if feed == "roster":
-                roster_silver = overlay(roster_silver, accepted, ["platform_id", "tenant_id"])
+                roster_silver = lake.stage(overlay(roster_silver, accepted, ["platform_id", "tenant_id"]), f"{scratch}/roster/overlay")
             if feed == "logins":
                 check_activity_shares(validator, accepted)
-        finally:
-            if flagged is not None:
-                flagged.unpersist()
-            rows.unpersist()
-    if lake.exists(spark, tables.master):
         progress("silver.enterprise_master")
-        check_master(validator, lake.read(spark, tables.master))
-    elif roster_silver is not None:
-        check_master(validator, build_master(roster_silver, reference.to_dataframe(spark, settings.reference_dir, "provinces")))
+        _check_master(spark, settings, tables, validator, roster_silver)
+    finally:
+        lake.remove(spark, scratch)
 
     # --- save outputs --------------------------------------------------------------------------
     validator.record()
     return QualityResult(batch_id, validator.outcomes, validator.breaches(), validator.docs_index)
 
 
+def _check_master(spark: SparkSession, settings: Settings, tables: Tables, validator: Validator, roster_silver: DataFrame | None) -> None:
+    if lake.exists(spark, tables.master):
+        check_master(validator, lake.read(spark, tables.master))
+    elif roster_silver is not None:
+        check_master(validator, build_master(roster_silver, reference.to_dataframe(spark, settings.reference_dir, "provinces")))

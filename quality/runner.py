@@ -120,7 +120,11 @@ class Validator:
         os.makedirs(context_root, exist_ok=True)
         self.gx = gx.get_context(mode="file", project_root_dir=context_root)
         self.gx.variables.progress_bars = ProgressBarsConfig(globally=False)
-        self.datasource = self.gx.data_sources.add_or_update_spark(name=DATASOURCE)
+        # persist=False: GE would otherwise cache every validated frame whole (every column, raw
+        # records included), never release it, and pay a full materialisation per suite; the
+        # frames handed to it are staged Parquet or already cached, and each metric query reads
+        # only the columns it needs.
+        self.datasource = self.gx.data_sources.add_or_update_spark(name=DATASOURCE, persist=False)
         self.outcomes: list[Outcome] = []
         self.docs_index: str | None = None
         self.seconds = 0.0  # wall time spent in GE (validation, results, Data Docs)
@@ -130,7 +134,7 @@ class Validator:
     def validate(
         self, suite_name: str, frame: DataFrame, rules: tuple[Rule, ...], observed: dict[str, dict[str, float]] | None = None, routed: bool = False
     ) -> list[Outcome]:
-        """Validate `frame` (cache it first: GE reads it once per metric group) against `rules`.
+        """Validate `frame` (staged or cached: GE reads it once per metric group, and once per sample) against `rules`.
 
         `routed`: the frame went through quality.routing, so row rules are judged in
         precedence order (see quality.rules.expectations).

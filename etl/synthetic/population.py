@@ -148,7 +148,8 @@ def enterprises(spark: SparkSession, gen: Generator, province_names: dict[str, s
     users_high = lookup(F.col("archetype"), {k: a.users[1] for k, a in gen.archetypes.items()}, 1)
 
     return (
-        spark.range(lo, hi)
+        # enough tasks that one task's rows (an enterprise has ~30 log rows a month) stay small
+        spark.range(lo, hi, numPartitions=max(spark.sparkContext.defaultParallelism, math.ceil((hi - lo) / gen.population.enterprises_per_task)))
         .select(F.col("id").alias("ent_id"), pos.alias("_pos"))
         .withColumn("province_code", province)
         .withColumn("effective", effective)
