@@ -40,13 +40,17 @@ def _with_log_keys(rows: DataFrame, prefixes: dict[str, str], weekly: list[str])
     return rows.withColumn("tenant_id", population.tenant_id_of(prefixes)).withColumn("delivery_date", delivery)
 
 
-def _rendered(rows: DataFrame, feed: str, renderers: dict[tuple[str, str], dialects.Renderer], drift: dict[str, set[str]], extension: dict[str, str]) -> DataFrame:
-    """Each row as its platform writes it: a text line, or its Parquet platform's typed struct (a column per platform)."""
+def _rendered(
+    rows: DataFrame, feed: str, renderers: dict[tuple[str, str], dialects.Renderer], shared: dialects.SharedValues, drift: dict[str, set[str]], extension: dict[str, str]
+) -> DataFrame:
+    """Each row as its platform writes it: a text line, or its Parquet platform's typed struct (a column per platform).
+
+    The feed's renderers take their common values from `shared`, added to the rows first.
+    """
     text = {p: r for (p, f), r in renderers.items() if f == feed and r.contract.format != "parquet"}
     parquet = sorted(p for (p, f), r in renderers.items() if f == feed and r.contract.format == "parquet")
     line = dialects.render_text(text, drift)
     structs = [F.when(F.col("platform_id") == p, renderers[(p, feed)].typed_struct()).alias(_struct_column(p, feed)) for p in parquet]
-    shared = next(iter(text.values())).shared
     return shared.add_to(rows).select(
         "platform_id", F.lit(feed).alias("feed"), "delivery_date", "part", "drift", "outcome", F.lit(1).alias("ord"), "rid", "copy",
         line.alias("line"), *structs, landing.file_column(extension).alias("file"),
@@ -164,7 +168,7 @@ def run(spark: SparkSession, settings: Settings, gen: Generator, scale: float, s
                 labelled = labelled.unionByName(faults.invalid_code_tenants(canonical["roster"], gen.faults.invalid_credit_code_rate, seed))
             rows = faults.expand_copies(labelled, chunk_faults, feed, faults.part_name(k))
             # rendered once and held: the file writer, the CSV headers and the truth counts read it
-            rendered[feed] = _rendered(rows, feed, renderers, drift_by_feed[feed], extension).localCheckpoint(eager=True)
+            rendered[feed] = _rendered(rows, feed, renderers, shared[feed], drift_by_feed[feed], extension).localCheckpoint(eager=True)
 
         progress(f"{step}: writing the delivery files")
         order = ["ord", "rid", "copy"]
