@@ -160,18 +160,18 @@ def run(spark: SparkSession, settings: Settings, gen: Generator, scale: float, s
             feed: {p: {kind for kind, ds in (("rename", chunk_faults.rename), ("extra", chunk_faults.extra)) for d in ds if d.feed == feed and d.platform_id == p} for p in contracts}
             for feed in FEED_NAMES
         }
-        rendered: dict[str, DataFrame] = {}
+        rows: dict[str, DataFrame] = {}
         for feed in FEED_NAMES:
             labelled = faults.assign(canonical[feed], feed, gen.faults.rows, text_platforms, chunk_faults, seed)
             labelled = faults.apply_values(labelled, feed, limits, resource_limits)
             if feed == "roster":
                 labelled = labelled.unionByName(faults.invalid_code_tenants(canonical["roster"], gen.faults.invalid_credit_code_rate, seed))
-            rows = faults.expand_copies(labelled, chunk_faults, feed, faults.part_name(k))
-            # rendered once and held: the file writer, the CSV headers and the truth counts read it
-            rendered[feed] = _rendered(rows, feed, renderers, shared[feed], drift_by_feed[feed], extension).localCheckpoint(eager=True)
+            # held: the text and Parquet writes, the CSV headers and the truth counts read them
+            rows[feed] = faults.expand_copies(labelled, chunk_faults, feed, faults.part_name(k)).localCheckpoint(eager=True)
 
         progress(f"{step}: writing the delivery files")
         order = ["ord", "rid", "copy"]
+        rendered = {feed: _rendered(rows[feed], feed, renderers, shared[feed], drift_by_feed[feed], extension) for feed in FEED_NAMES}
         text = [r.filter(F.col("platform_id").isin(sorted(text_platforms))).select("file", *order, "line") for r in rendered.values()]
         headers = [h for feed in FEED_NAMES if (h := _headers(rendered[feed], feed, renderers, drift_by_feed[feed])) is not None]
         written += landing.write_files(_union([*text, *headers]), landing_dir, formats, order, partitions)
@@ -182,12 +182,12 @@ def run(spark: SparkSession, settings: Settings, gen: Generator, scale: float, s
             written += landing.write_files(_union(parquet), landing_dir, formats, order, partitions)
         truth = ents.select("credit_code", "archetype", "effective", "province_code", "division_code", "section_code", "sub_industry_id", "platforms", "n_platforms")
         truth.write.mode("overwrite" if k == 0 else "append").parquet(f"{truth_dir}/enterprises")
-        for r in _union([df.select("feed", "outcome") for df in rendered.values()]).groupBy("feed", "outcome").count().collect():
+        for r in _union([df.select(F.lit(feed).alias("feed"), "outcome") for feed, df in rows.items()]).groupBy("feed", "outcome").count().collect():
             outcome_counts[(r.feed, r.outcome)] += r["count"]
         for r in ents.groupBy("archetype", "effective").count().collect():
             archetypes[r.archetype] += r["count"]
             effective += r["count"] if r.effective else 0
-        for df in (*rendered.values(), *canonical.values(), ents):
+        for df in (*rows.values(), *canonical.values(), ents):
             df.unpersist()
         progress(f"{step}: {len(written):,} files so far")
 
