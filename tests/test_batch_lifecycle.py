@@ -18,7 +18,7 @@ from conftest import settings_for
 from pyspark.sql import functions as F
 from pyspark.testing import assertDataFrameEqual
 
-from etl import lake
+from etl import lake, outcomes
 from etl.config import FEED_NAMES
 from etl.tables import Tables
 from jobs import ingest
@@ -48,14 +48,18 @@ def _silver_equal(spark, left: Tables, right: Tables, feeds=FEED_NAMES) -> None:
 
 @pytest.fixture(scope="module")
 def recovered(spark, settings, generated, tmp_path_factory) -> Step:
-    """Step 1: a fan-out bug doubles a roster row; the batch stops uncommitted, then --recover redoes it."""
+    """Step 1: a fan-out bug doubles a quarantined roster row; the batch stops uncommitted, then --recover redoes it.
+
+    A doubled row that goes on to silver is stopped earlier, by the natural-key gate; a
+    quarantined one passes every rule, so only the reconciliation can catch it.
+    """
     step = Step(settings_for(settings, tmp_path_factory.mktemp("lake_lifecycle"), generated.landing))
     t = Tables(step.settings)
     real_classify = ingest.outcomes.classify
 
     def multiplying(conformed, existing, on_existing):
         flagged = real_classify(conformed, existing, on_existing)
-        return flagged.unionByName(flagged.limit(1))
+        return flagged.unionByName(flagged.filter(F.col("outcome") == outcomes.QUARANTINE).limit(1))
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(ingest.outcomes, "classify", multiplying)
