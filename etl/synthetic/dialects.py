@@ -65,6 +65,9 @@ class Renderer:
         self.spec = feeds.feeds[feed]
         self.sections_zh, self.sub_industries_zh = sections_zh, sub_industries_zh
         self.shared = shared or SharedValues()
+        # built once: a line's variants reuse them (every Column function is a JVM round trip)
+        self._values: list[Column] | None = None
+        self._strings: list[Column] | None = None
 
     def names(self, drift: str | None = None) -> list[str]:
         mapping = self.contract.fields[self.feed]
@@ -101,10 +104,17 @@ class Renderer:
             return share((name, "long"), lambda: col.cast("long")) if factor == 1 else share((name, "factor", factor), lambda: col / F.lit(factor))
         return col
 
+    def values(self) -> list[Column]:
+        """The typed value of every field, in the feed's field order."""
+        if self._values is None:
+            self._values = [self.typed(c) for c in self.spec.fields]
+        return self._values
+
     def strings(self, fault: str | None = None) -> list[Column]:
+        if self._strings is None:
+            self._strings = [v.cast("string") for v in self.values()]
         values = []
-        for canonical, field in self.spec.fields.items():
-            value = self.typed(canonical).cast("string")
+        for (canonical, field), value in zip(self.spec.fields.items(), self._strings, strict=True):
             if fault == "invalid_timestamp" and field.kind == "timestamp":
                 value = F.lit(INVALID_TIMESTAMP_TEXT)
             if fault == "invalid_number" and canonical == TARGET_MEASURE.get(self.feed):
@@ -113,7 +123,7 @@ class Renderer:
         return values
 
     def typed_struct(self, drift: str | None = None) -> Column:
-        values = [self.typed(c) for c in self.spec.fields]
+        values = list(self.values())
         if drift == "extra":
             values.append(F.lit(EXTRA_VALUE))
         return F.struct(*[v.alias(n) for v, n in zip(values, self.names(drift), strict=True)])
