@@ -51,9 +51,8 @@ def _rendered(
     parquet = sorted(p for (p, f), r in renderers.items() if f == feed and r.contract.format == "parquet")
     line = dialects.render_text(text, drift)
     structs = [F.when(F.col("platform_id") == p, renderers[(p, feed)].typed_struct()).alias(_struct_column(p, feed)) for p in parquet]
-    return shared.add_to(rows).select(
-        "platform_id", F.lit(feed).alias("feed"), "delivery_date", "part", "drift", "outcome", F.lit(1).alias("ord"), "rid", "copy",
-        line.alias("line"), *structs, landing.file_column(extension).alias("file"),
+    return shared.add_to(rows.withColumn("feed", F.lit(feed))).select(  # file_column reads the feed
+        "platform_id", "drift", F.lit(1).alias("ord"), "rid", "copy", line.alias("line"), *structs, landing.file_column(extension).alias("file"),
     )
 
 
