@@ -51,13 +51,21 @@ def main(ctx: click.Context, conf_dir: Path | None, profile: str, lakehouse: str
 @click.option("--scale", type=float, default=0.001, show_default=True, help="1 = about 10.85M enterprises.")
 @click.option("--seed", type=int, default=20200630, show_default=True)
 @click.option("--out", default="data", show_default=True, help="Writes OUT/landing (the deliveries) and OUT/truth (the ground truth).")
+@click.option(
+    "--passes", "passes_spec", default=None, metavar="LIST",
+    help="Only these passes of enterprises, e.g. 0-4 or 0,3,7 (scale 1 has ten, 0-9); later runs add the others to the same --out. Default: all.",
+)
 @click.pass_obj
-def generate(obj, scale: float, seed: int, out: str) -> None:
+def generate(obj, scale: float, seed: int, out: str, passes_spec: str | None) -> None:
     """Write what the 34 platforms would deliver, with known faults and the ground truth."""
     from jobs import generate as job
 
     if scale <= 0:
         raise click.BadParameter("must be positive", param_hint="--scale")
+    try:
+        passes = None if passes_spec is None else job.parse_passes(passes_spec)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--passes") from None
     settings = obj["settings"]
     try:
         gen = load_generator(obj["conf_dir"])
@@ -65,11 +73,15 @@ def generate(obj, scale: float, seed: int, out: str) -> None:
         raise click.ClickException(f"invalid configuration:\n{exc}") from None
     spark = _session(settings, "generate")
     try:
-        result = job.run(spark, settings, gen, scale, seed, settings.path(out), progress=_progress())
+        result = job.run(spark, settings, gen, scale, seed, settings.path(out), progress=_progress(), passes=passes)
+    except job.PassOutOfRange as exc:
+        raise click.BadParameter(str(exc), param_hint="--passes") from None
     except job.OutputExists as exc:
         raise click.ClickException(str(exc)) from None
     m = result.manifest
-    console.print(f"[bold]{m['enterprises']:,}[/bold] enterprises ({m['effective']:,} effective), {result.files:,} files")
+    written = ", ".join(f"{k:02d}" for k in m["passes_written"])
+    console.print(f"{result.files:,} files written; OUT now holds passes {written} of {m['passes']}{'' if m['complete'] else ' (not complete)'}")
+    console.print(f"[bold]{m['enterprises']:,}[/bold] enterprises ({m['effective']:,} effective), {m['files']:,} files")
     console.print(f"landing: {result.landing}\ntruth:   {result.truth}/manifest.json")
 
 

@@ -2,13 +2,14 @@
 
 Load inputs (conf, reference data) -> process and save, one pass per chunk of enterprises
 (enterprises, activity, faults, dialects -> the chunk's part file of every delivery, its
-truth labels) -> save the truth manifest, counted over all passes.
+truth labels and pass manifest) -> save the truth manifest, merged over the passes written.
+A run may write some of the passes (`passes`); later runs add the others to the same folder.
 """
 
 from __future__ import annotations
 
-import json
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import reduce
@@ -19,19 +20,37 @@ from pyspark.sql import functions as F
 
 from etl import reference
 from etl.config import FEED_NAMES, LOG_FEEDS, Generator, Settings
-from etl.synthetic import activity, dialects, faults, landing, population
+from etl.synthetic import activity, dialects, faults, landing, population, truth
 
 
 class OutputExists(FileExistsError):
-    """OUT/landing or OUT/truth already holds files: a feed is never written over another."""
+    """OUT holds another feed, or a pass asked for: a feed is never written over, nor mixed with another."""
+
+
+class PassOutOfRange(ValueError):
+    """A pass asked for that the scale does not have."""
 
 
 @dataclass(frozen=True)
 class GenerateResult:
     landing: str
     truth: str
-    files: int
-    manifest: dict
+    files: int  # written by this run
+    manifest: dict  # over every pass of OUT so far
+
+
+def parse_passes(spec: str) -> list[int]:
+    """'3', '0-4' or '0,3,7-9' -> the sorted pass numbers."""
+    found: set[int] = set()
+    for item in spec.split(","):
+        lo, sep, hi = item.strip().partition("-")
+        if not lo.isdigit() or (sep and not hi.isdigit()):
+            raise ValueError(f"{spec!r} is not a list of passes such as 3, 0-4 or 0,3,7-9")
+        a, b = int(lo), int(hi) if sep else int(lo)
+        if b < a:
+            raise ValueError(f"{item.strip()!r}: a range runs from low to high")
+        found.update(range(a, b + 1))
+    return sorted(found)
 
 
 def _with_log_keys(rows: DataFrame, prefixes: dict[str, str], weekly: list[str]) -> DataFrame:
@@ -88,7 +107,10 @@ def _deliveries(rows: dict[str, DataFrame]) -> list[faults.Delivery]:
     return [faults.Delivery(r.platform_id, r.feed, r.delivery_date) for r in union.distinct().collect()]
 
 
-def run(spark: SparkSession, settings: Settings, gen: Generator, scale: float, seed: int, out: str, progress=lambda msg: None) -> GenerateResult:
+def run(
+    spark: SparkSession, settings: Settings, gen: Generator, scale: float, seed: int, out: str, progress=lambda msg: None, passes: Sequence[int] | None = None
+) -> GenerateResult:
+    """Write the passes asked for (default: all) of the feed for (config, scale, seed) into OUT."""
     # --- load inputs ---------------------------------------------------------------------------
     ref = settings.reference_dir
     provinces = {r["province_code"]: r["name_zh"] for r in reference.rows(ref, "provinces")}
@@ -122,22 +144,26 @@ def run(spark: SparkSession, settings: Settings, gen: Generator, scale: float, s
     out_root = out.rstrip("/")
     landing_dir, truth_dir = f"{out_root}/landing", f"{out_root}/truth"
     q = population.quotas(gen, scale)
-    passes = population.chunks(q.enterprises, gen.population.enterprises_per_chunk)
+    chunks = population.chunks(q.enterprises, gen.population.enterprises_per_chunk)
+    selected = sorted(set(range(len(chunks)) if passes is None else passes))
+    if not selected or selected[0] < 0 or selected[-1] >= len(chunks):
+        raise PassOutOfRange(f"passes {list(passes or [])} asked for, but scale {scale} has {len(chunks)} (0-{len(chunks) - 1})")
     propensity = population.specialised_propensity(gen)
     partitions = int(spark.conf.get("spark.sql.shuffle.partitions"))
-
-    for path in (landing_dir, truth_dir):
-        if not landing.is_empty(path):
-            raise OutputExists(f"{path} already holds files; give a new --out, or remove it first (a feed is never mixed with an older one)")
+    identity = {
+        "generator": truth.GENERATOR, "scale": scale, "seed": seed,
+        "window": {"start": str(window.start), "end": str(window.end), "timezone": window.timezone},
+        "passes": len(chunks),
+        "config_sha256": truth.config_sha256(gen, settings.feeds, {p: c.model_dump(mode="json") for p, c in contracts.items()}, window, settings.pipeline.limits),
+    }
+    _check_output(landing_dir, truth_dir, identity, selected)
 
     # --- process and save, one pass per chunk of enterprises ------------------------------------
-    file_faults: faults.FileFaults | None = None
+    file_faults = faults.FileFaults.none()
     written: list[tuple[str, int, int]] = []
-    outcome_counts: Counter = Counter()
-    archetypes: Counter = Counter()
-    effective = 0
-    for k, ids in enumerate(passes):
-        step = f"[{k + 1}/{len(passes)}] enterprises {ids[0]:,}-{ids[1] - 1:,}" if len(passes) > 1 else "enterprises"
+    for i, k in enumerate(selected, start=1):
+        ids = chunks[k]
+        step = f"[{i}/{len(selected)}: pass {faults.part_name(k)} of 00-{faults.part_name(len(chunks) - 1)}] enterprises {ids[0]:,}-{ids[1] - 1:,}" if len(chunks) > 1 else "enterprises"
         progress(f"{step}: enterprises, memberships and activity")
         ents = population.enterprises(spark, gen, provinces, scale, seed, ids).persist(StorageLevel.MEMORY_AND_DISK)
         members = population.memberships(ents, gen, prefixes, seed, window.start - timedelta(days=2))
@@ -148,9 +174,9 @@ def run(spark: SparkSession, settings: Settings, gen: Generator, scale: float, s
             "resource_usage": _with_log_keys(activity.resource_usage(days, gen, general_apps, specialised, propensity, seed), prefixes, weekly),
             "traffic": _with_log_keys(activity.traffic(days, gen, seed), prefixes, weekly),
         }
-        if file_faults is None:  # redelivered and drifted files are picked among the first pass's deliveries
+        if k == 0:  # redelivered and drifted files are picked among the first pass's deliveries
             progress("choosing redelivered and drifted files")
-            # held for the deliveries' listing and the rows below; later passes read them once
+            # held for the deliveries' listing and the rows below; other passes read them once
             canonical = {feed: df.localCheckpoint(eager=True) for feed, df in canonical.items()}
             counts = (gen.faults.redelivered_files, gen.faults.renamed_column_files, gen.faults.extra_column_files)
             file_faults = faults.choose_file_faults(_deliveries(canonical), text_platforms, counts, seed)
@@ -173,53 +199,65 @@ def run(spark: SparkSession, settings: Settings, gen: Generator, scale: float, s
         rendered = {feed: _rendered(rows[feed], feed, renderers, shared[feed], drift_by_feed[feed], extension) for feed in FEED_NAMES}
         text = [r.filter(F.col("platform_id").isin(sorted(text_platforms))).select("file", *order, "line") for r in rendered.values()]
         headers = [h for feed in FEED_NAMES if (h := _headers(rendered[feed], feed, renderers, drift_by_feed[feed])) is not None]
-        written += landing.write_files(_union([*text, *headers]), landing_dir, formats, order, partitions)
+        files = landing.write_files(_union([*text, *headers]), landing_dir, formats, order, partitions)
         # apart from the text: a row then carries only its own kind's columns to the writer
         structs = {feed: [c for p in sorted(parquet_ids) if (c := _struct_column(p, feed)) in r.columns] for feed, r in rendered.items()}
         parquet = [r.filter(F.col("platform_id").isin(sorted(parquet_ids))).select("file", *order, *structs[feed]) for feed, r in rendered.items() if structs[feed]]
         if parquet:
-            written += landing.write_files(_union(parquet), landing_dir, formats, order, partitions)
-        truth = ents.select("credit_code", "archetype", "effective", "province_code", "division_code", "section_code", "sub_industry_id", "platforms", "n_platforms")
-        truth.write.mode("overwrite" if k == 0 else "append").parquet(f"{truth_dir}/enterprises")
+            files += landing.write_files(_union(parquet), landing_dir, formats, order, partitions)
+        written += files
+        # a pass's own folder, so that a pass written again (after an interrupted run) replaces its rows
+        truth_rows = ents.select("credit_code", "archetype", "effective", "province_code", "division_code", "section_code", "sub_industry_id", "platforms", "n_platforms")
+        truth_rows.write.mode("overwrite").parquet(f"{truth_dir}/enterprises/pass={faults.part_name(k)}")
+        outcome_counts: dict[str, Counter] = {feed: Counter() for feed in FEED_NAMES}
         for r in _union([df.select(F.lit(feed).alias("feed"), "outcome") for feed, df in rows.items()]).groupBy("feed", "outcome").count().collect():
-            outcome_counts[(r.feed, r.outcome)] += r["count"]
-        for r in ents.groupBy("archetype", "effective").count().collect():
-            archetypes[r.archetype] += r["count"]
-            effective += r["count"] if r.effective else 0
+            outcome_counts[r.feed][r.outcome] += r["count"]
+        archetypes = {r.archetype: (r["count"], r.effective) for r in ents.groupBy("archetype", "effective").count().collect()}
         for df in (*rows.values(), *canonical.values(), ents):
             df.unpersist()
-        progress(f"{step}: {len(written):,} files so far")
+        # written last: the pass is complete once its manifest exists
+        truth.write_json(truth.pass_path(truth_dir, faults.part_name(k)), {
+            **identity,
+            "pass": k,
+            "enterprise_ids": list(ids),
+            "enterprises": sum(n for n, _ in archetypes.values()),
+            "effective": sum(n for n, e in archetypes.values() if e),
+            "archetypes": {a: n for a, (n, _) in sorted(archetypes.items())},
+            "outcomes": {feed: dict(sorted(c.items())) for feed, c in outcome_counts.items()},
+            "file_faults": {
+                name: sorted(f"{d.platform_id}/{d.feed}/{d.delivery_date}" for d in ds)
+                for name, ds in (("redelivered", file_faults.resend), ("renamed_column", file_faults.rename), ("extra_column", file_faults.extra))
+            },
+            "files": len(files),
+            "bytes": sum(b for _, _, b in files),
+        })
+        progress(f"{step}: {len(files):,} files written")
 
-    # --- save outputs: the truth manifest over all passes --------------------------------------
+    # --- save outputs: the truth manifest over all passes written to OUT so far ---------------
     progress("writing ground truth")
-    outcomes: dict[str, dict] = {}
-    for feed in FEED_NAMES:
-        counts = {o: n for (f, o), n in outcome_counts.items() if f == feed}
-        outcomes[feed] = {
-            "rows_delivered": sum(counts.values()),
-            "silver": counts.pop("silver", 0),
-            "duplicates": counts.pop("duplicate", 0),
-            "quarantine": dict(sorted(counts.items())),
-        }
-    manifest = {
-        "generator": "iiap generate",
-        "scale": scale,
-        "seed": seed,
-        "window": {"start": str(window.start), "end": str(window.end), "timezone": window.timezone},
-        "enterprises": sum(archetypes.values()),
-        "effective": effective,
-        "archetypes": dict(sorted(archetypes.items())),
-        "passes": len(passes),
-        "feeds": outcomes,
-        "file_faults": {
-            name: sorted(f"{d.platform_id}/{d.feed}/{d.delivery_date}" for d in ds)
-            for name, ds in (("redelivered", file_faults.resend), ("renamed_column", file_faults.rename), ("extra_column", file_faults.extra))
-        },
-        "files": len(written),
-        "bytes": sum(b for _, _, b in written),
-    }
-    fsys, truth_path = landing.filesystem(truth_dir)
-    fsys.create_dir(truth_path, recursive=True)
-    with fsys.open_output_stream(f"{truth_path}/manifest.json") as f:
-        f.write(json.dumps(manifest, indent=2, ensure_ascii=False).encode("utf-8"))
+    manifest = truth.merge(truth.read_passes(truth_dir), FEED_NAMES)
+    truth.write_json(f"{truth_dir}/manifest.json", manifest)
     return GenerateResult(landing_dir, truth_dir, len(written), manifest)
+
+
+def _check_output(landing_dir: str, truth_dir: str, identity: dict, selected: list[int]) -> None:
+    """Refuse to write over a feed or a pass, or to mix passes of different feeds in one OUT."""
+    done = truth.read_passes(truth_dir)
+    if not done:
+        for path in (landing_dir, truth_dir):
+            if not landing.is_empty(path):
+                raise OutputExists(f"{path} already holds files; give a new --out, or remove it first (a feed is never mixed with an older one)")
+        return
+    conflicts = truth.identity_conflicts(identity, done)
+    if conflicts:
+        raise OutputExists(f"{truth_dir} holds passes of another feed ({'; '.join(conflicts)}); give a new --out, or remove it first")
+    again = [k for k in selected if k in done]
+    if again:
+        raise OutputExists(f"passes {', '.join(faults.part_name(k) for k in again)} are already in {truth_dir}/passes; a pass is never written twice")
+    parts = {faults.part_name(k) for k in selected} | ({faults.RESEND_PART} if 0 in selected else set())
+    left = landing.files_of_parts(landing_dir, parts)
+    if left:
+        raise OutputExists(
+            f"{len(left):,} file{'s' if len(left) != 1 else ''} of passes {', '.join(sorted(parts))} are in {landing_dir} (e.g. {left[0]}) from a run that did not finish "
+            "(no truth/passes/<part>.json); remove them, then generate those passes again"
+        )

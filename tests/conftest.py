@@ -30,13 +30,15 @@ def spark(settings):
     session.stop()
 
 
+def tiny_generator():
+    gen = load_generator()
+    return gen.model_copy(update={"population": gen.population.model_copy(update={"enterprises_per_chunk": PER_PASS})})
+
+
 @pytest.fixture(scope="session")
 def generated(spark, settings, tmp_path_factory):
     out = tmp_path_factory.mktemp("feeds")
-    gen = load_generator()
-    gen = gen.model_copy(update={"population": gen.population.model_copy(update={"enterprises_per_chunk": PER_PASS})})
-    result = generate.run(spark, settings, gen, SCALE, SEED, str(out))
-    return result
+    return generate.run(spark, settings, tiny_generator(), SCALE, SEED, str(out))
 
 
 def settings_for(settings, lakehouse, landing):

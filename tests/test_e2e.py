@@ -1,19 +1,22 @@
 """Generate a tiny national feed once, then ingest it in one shot, and again (idempotent). Batches in steps: test_batch_lifecycle."""
 
+import hashlib
 import json
+import re
 from collections import Counter
 from datetime import date
 from pathlib import Path
 
 import pytest
 from pyspark.sql import functions as F
+from pyspark.testing import assertDataFrameEqual
 
 from etl import lake
 from etl.config import FEED_NAMES, load_generator
 from etl.tables import Tables
 from jobs import generate, ingest
 
-from conftest import SCALE
+from conftest import SCALE, SEED, tiny_generator
 
 pytestmark = pytest.mark.e2e
 
@@ -33,10 +36,66 @@ def test_manifest_matches_what_was_written(generated):
     assert set(parts) == {"00", "01", "resend"} and parts["resend"] == 3 and min(parts["00"], parts["01"]) > 1000
 
 
-def test_generate_never_writes_over_an_earlier_feed(spark, settings, generated):
+def test_generate_never_writes_over_an_earlier_feed(spark, settings, generated, tmp_path):
     out = str(Path(generated.landing).parent)
-    with pytest.raises(generate.OutputExists, match=f"{out}/landing already holds files; give a new --out, or remove it first"):
+    # another seed and chunking: 1 pass, not 2, and another fingerprint of the config
+    with pytest.raises(generate.OutputExists, match=rf"^{re.escape(out)}/truth holds passes of another feed \(config_sha256: '[0-9a-f]{{64}}' != '[0-9a-f]{{64}}'; passes: 2 != 1; seed: 11 != 1\); give a new --out, or remove it first$"):
         generate.run(spark, settings, load_generator(), SCALE, 1, out)
+    # a folder holding anything but passes of iiap generate
+    (tmp_path / "landing").mkdir()
+    (tmp_path / "landing" / "old.csv").write_text("a,b\n")
+    with pytest.raises(generate.OutputExists, match=f"^{re.escape(str(tmp_path))}/landing already holds files; give a new --out, or remove it first"):
+        generate.run(spark, settings, tiny_generator(), SCALE, SEED, str(tmp_path))
+
+
+def test_passes_written_by_separate_runs_make_the_same_feed(spark, settings, generated, tmp_path):
+    out = tmp_path / "split"
+    later = generate.run(spark, settings, tiny_generator(), SCALE, SEED, str(out), passes=[1])
+    m = later.manifest
+    assert (m["passes"], m["passes_written"], m["complete"]) == (2, [1], False)
+    assert m["file_faults"] == {"redelivered": [], "renamed_column": [], "extra_column": []}  # they go into pass 00
+    whole = json.loads(open(f"{generated.truth}/manifest.json").read())
+    assert 0 < m["enterprises"] < whole["enterprises"] and m["files"] == later.files
+    with pytest.raises(generate.OutputExists, match=f"^passes 01 are already in {re.escape(str(out))}/truth/passes; a pass is never written twice$"):
+        generate.run(spark, settings, tiny_generator(), SCALE, SEED, str(out), passes=[1])
+    with pytest.raises(generate.OutputExists, match=r"holds passes of another feed \(seed: 11 != 12\)"):
+        generate.run(spark, settings, tiny_generator(), SCALE, SEED + 1, str(out), passes=[0])
+    with pytest.raises(generate.PassOutOfRange, match=r"^passes \[2\] asked for, but scale 0.0003 has 2 \(0-1\)$"):
+        generate.run(spark, settings, tiny_generator(), SCALE, SEED, str(out), passes=[2])
+    # a file of pass 00 left by a run that did not finish stops the pass until it is removed
+    stray = out / "landing" / "P01" / "logins" / "2020-06-02" / "P01_logins_20200602_00.jsonl"
+    stray.parent.mkdir(parents=True, exist_ok=True)
+    stray.write_text("{}\n")
+    with pytest.raises(generate.OutputExists, match=f"^1 file of passes 00, resend are in {re.escape(str(out))}/landing \\(e.g. {re.escape(str(stray))}\\) from a run"):
+        generate.run(spark, settings, tiny_generator(), SCALE, SEED, str(out), passes=[0])
+    stray.unlink()
+
+    first = generate.run(spark, settings, tiny_generator(), SCALE, SEED, str(out), passes=[0])
+    assert first.manifest == whole | {"passes_written": [0, 1], "complete": True}
+    assert first.files + later.files == generated.files
+
+    def contents(root) -> dict[str, str]:
+        return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in Path(root).rglob("*") if p.is_file()}
+
+    assert contents(first.landing) == contents(generated.landing)  # byte for byte, every file
+    assertDataFrameEqual(spark.read.parquet(f"{first.truth}/enterprises"), spark.read.parquet(f"{generated.truth}/enterprises"))
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected"), [("3", [3]), ("0-4", [0, 1, 2, 3, 4]), ("7-9,0, 3", [0, 3, 7, 8, 9]), ("2-2,2", [2])]
+)
+def test_pass_lists(spec, expected):
+    assert generate.parse_passes(spec) == expected
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [("", "'' is not a list of passes such as 3, 0-4 or 0,3,7-9"), ("a", "'a' is not a list"), ("1-", "'1-' is not a list"), ("-1", "'-1' is not a list"),
+     ("4-2", "'4-2': a range runs from low to high")],
+)
+def test_bad_pass_lists(spec, message):
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}"):
+        generate.parse_passes(spec)
 
 
 def test_every_injected_fault_is_found_with_its_exact_count(spark, one_shot, generated):

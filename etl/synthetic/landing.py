@@ -131,3 +131,14 @@ def is_empty(uri: str) -> bool:
     if info.type == pafs.FileType.NotFound:
         return True
     return info.type == pafs.FileType.Directory and not fsys.get_file_info(pafs.FileSelector(root, recursive=False))
+
+
+def files_of_parts(uri: str, parts: set[str]) -> list[str]:
+    """Delivery files under `uri` whose part (`..._<part><ext>`) is one of `parts`."""
+    fsys, root = filesystem(uri)
+    if fsys.get_file_info(root).type != pafs.FileType.Directory:
+        return []
+    return sorted(
+        i.path for i in fsys.get_file_info(pafs.FileSelector(root, recursive=True))
+        if i.type == pafs.FileType.File and i.base_name.rsplit("_", 1)[-1].split(".", 1)[0] in parts
+    )
