@@ -2,6 +2,7 @@ import gzip
 
 import pyarrow.parquet as pq
 import pytest
+from pyspark.sql import functions as F
 from pyspark.testing import assertDataFrameEqual
 
 from etl import reference
@@ -80,3 +81,40 @@ def test_parquet_files_hold_the_platforms_struct_fields(spark, tmp_path):
     table = pq.read_table(tmp_path / "P04/traffic/2020-06-01/t.parquet")
     assert table.schema.names == ["tenant", "bytes"]
     assert table.to_pylist() == [{"tenant": "y", "bytes": 10}, {"tenant": "x", "bytes": 20}]
+
+
+def test_expand_copies_adds_duplicates_and_redelivered_files(spark):
+    from etl.synthetic.faults import Delivery, FileFaults, expand_copies
+
+    rows = spark.createDataFrame(
+        [("P01", "2020-06-02", 1, "none", "silver"), ("P01", "2020-06-02", 2, "duplicate_record", "silver"), ("P01", "2020-06-02", 3, "negative_value", "negative_value"),
+         ("P02", "2020-06-02", 4, "duplicate_record", "silver")],
+        "platform_id string, delivery_date string, rid long, fault string, outcome string",
+    ).withColumn("delivery_date", F.to_date("delivery_date"))
+    resend = FileFaults(frozenset({Delivery("P01", "logins", "2020-06-02")}), frozenset(), frozenset())
+    got = expand_copies(rows, resend, "logins", "01").select("platform_id", "rid", "copy", "part", "outcome")
+    expected = [
+        ("P01", 1, 0, "01", "silver"), ("P01", 1, 0, "resend", "duplicate"),
+        ("P01", 2, 0, "01", "silver"), ("P01", 2, 1, "01", "duplicate"), ("P01", 2, 0, "resend", "duplicate"), ("P01", 2, 1, "resend", "duplicate"),
+        ("P01", 3, 0, "01", "negative_value"), ("P01", 3, 0, "resend", "negative_value"),  # a bad row is bad again, not a duplicate
+        ("P02", 4, 0, "01", "silver"), ("P02", 4, 1, "01", "duplicate"),
+    ]
+    assertDataFrameEqual(got, spark.createDataFrame(expected, "platform_id string, rid long, copy int, part string, outcome string"))
+    # another feed's redelivery, or none: originals and their duplicate copies only
+    assert expand_copies(rows, resend, "traffic", "00").count() == expand_copies(rows, FileFaults.none(), "traffic", "00").count() == 6
+    with pytest.raises(Exception, match="fault"):
+        expand_copies(rows.drop("fault"), resend, "logins", "01").collect()
+
+
+def test_the_cli_loads_the_index_engine_only_when_asked():
+    import subprocess
+    import sys
+
+    probe = "import sys, jobs.cli; print(sorted(m for m in ('pandas', 'scipy', 'analytics.index') if m in sys.modules))"
+    assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.strip() == "[]"
+    from click.testing import CliRunner
+
+    from jobs.cli import main
+
+    res = CliRunner().invoke(main, ["index", "--help"])
+    assert res.exit_code == 0 and "compute" in res.output and "audit" in res.output

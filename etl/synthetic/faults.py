@@ -135,19 +135,32 @@ def part_name(chunk: int) -> str:
 
 
 def expand_copies(rows: DataFrame, files: FileFaults, feed: str, part: str = ORIGINAL_PART) -> DataFrame:
-    """Add the duplicate copies of duplicate_record rows and the whole redelivered files (as part `resend`)."""
-    rows = rows.withColumn("copy", F.lit(0)).withColumn("part", F.lit(part))
-    dups = rows.filter(F.col("fault") == "duplicate_record").withColumn("copy", F.lit(1)).withColumn("outcome", F.lit("duplicate"))
-    everything = rows.unionByName(dups)
+    """Add the duplicate copies of duplicate_record rows and the whole redelivered files (as part `resend`).
+
+    A generator, not a union: the render projection above stays one expression (Spark
+    pushes a projection into every branch of a union, and this one is large).
+    """
     resent = [f"{d.platform_id}|{d.delivery_date}" for d in files.resend if d.feed == feed]
-    if not resent:
-        return everything
-    again = (
-        everything.filter(F.concat_ws("|", "platform_id", F.col("delivery_date").cast("string")).isin(resent))
-        .withColumn("part", F.lit(RESEND_PART))
-        .withColumn("outcome", F.when(F.col("outcome") == "silver", F.lit("duplicate")).otherwise(F.col("outcome")))
+    is_dup = F.col("fault") == "duplicate_record"
+    again = F.concat_ws("|", "platform_id", F.col("delivery_date").cast("string")).isin(resent) if resent else F.lit(False)
+    resent_outcome = F.when(F.col("outcome") == "silver", F.lit("duplicate")).otherwise(F.col("outcome"))
+
+    def copy(n: int, name: str, outcome: Column) -> Column:
+        return F.struct(F.lit(n).alias("copy"), F.lit(name).alias("part"), outcome.alias("outcome"))
+
+    copies = F.array_compact(F.array(
+        copy(0, part, F.col("outcome")),
+        F.when(is_dup, copy(1, part, F.lit("duplicate"))),
+        F.when(again, copy(0, RESEND_PART, resent_outcome)),
+        F.when(again & is_dup, copy(1, RESEND_PART, F.lit("duplicate"))),
+    ))
+    return (
+        rows.select("*", F.explode(copies).alias("_copy"))
+        .withColumn("copy", F.col("_copy.copy"))
+        .withColumn("part", F.col("_copy.part"))
+        .withColumn("outcome", F.col("_copy.outcome"))
+        .drop("_copy")
     )
-    return everything.unionByName(again)
 
 
 def invalid_code_tenants(roster: DataFrame, rate: float, seed: int) -> DataFrame:
