@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 import sys
 import time
@@ -12,7 +13,6 @@ from rich.console import Console
 from rich.table import Table
 
 from etl.config import ConfigError, load_generator, load_settings
-from jobs.index_cli import index as index_group
 
 console = Console(stderr=True)
 
@@ -32,7 +32,25 @@ def _session(settings, name: str, extra_conf: dict[str, str] | None = None):
     return build_session(settings, f"iiap-{name}", extra_conf)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _LazyGroup(click.Group):
+    """Subcommands imported only when run or listed: `iiap index` pulls in pandas and scipy (5 s), which no Spark job needs."""
+
+    def __init__(self, *args, lazy: dict[str, str] | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._lazy = lazy or {}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *self._lazy])
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in self._lazy:
+            module, attr = self._lazy[name].split(":")
+            return getattr(importlib.import_module(module), attr)
+        return super().get_command(ctx, name)
+
+
+# `iiap index compute|audit`: the index engine needs no Spark and no lakehouse
+@click.group(cls=_LazyGroup, lazy={"index": "jobs.index_cli:index"}, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--conf", "conf_dir", type=click.Path(file_okay=False, path_type=Path), default=None, help="Configuration folder (default: ./conf).")
 @click.option("--profile", default="local", show_default=True, help="Environment profile in conf/profiles.")
 @click.option("--lakehouse", default=None, help="Lakehouse root (path or URI); overrides conf/pipeline.yaml.")
@@ -245,9 +263,6 @@ def setup(obj) -> None:
     for path in fetch(obj["settings"].jars):
         console.print(path)
 
-
-# `iiap index compute|audit`: the index engine needs no Spark and no lakehouse
-main.add_command(index_group)
 
 if __name__ == "__main__":
     sys.exit(main())
