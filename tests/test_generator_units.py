@@ -118,3 +118,43 @@ def test_the_cli_loads_the_index_engine_only_when_asked():
 
     res = CliRunner().invoke(main, ["index", "--help"])
     assert res.exit_code == 0 and "compute" in res.output and "audit" in res.output
+
+
+def test_sql_literals_type_as_lit_does():
+    from etl.synthetic.rand import sql_literal
+
+    assert [sql_literal(v) for v in ("it's", "a\\b", "中文", 7, 2**40, 0.1, -2.5, True, False, None)] == [
+        "'it\\'s'", "'a\\\\b'", "'中文'", "7", "1099511627776", "0.1D", "-2.5D", "true", "false", "NULL"]
+    with pytest.raises(ValueError, match="no SQL literal for nan"):
+        sql_literal(float("nan"))
+    with pytest.raises(TypeError, match="no SQL literal for list"):
+        sql_literal([1])
+
+
+def test_pick_choose_and_lookup_from_literal_sql(spark):
+    from etl.synthetic.rand import choose, lookup, pick
+
+    df = spark.createDataFrame([(0.0, "x"), (0.0999, "it's"), (0.1, "y"), (0.3, None), (0.35, "x"), (0.9999, "zz")], "u double, k string")
+    weights = {"a": 1, "b": 2, "never": 0, "c": 7}  # cumulative 0.1, 0.1 + 0.2 (> 0.3 in floating point), the same: `never` can't be drawn
+    got = df.select(
+        "u",
+        pick(F.col("u"), weights).alias("picked"),
+        choose(F.col("u"), ["p", "q", "r"]).alias("chosen"),
+        lookup(F.col("k"), {"x": 1.5, "it's": 2}, -1.0).alias("looked_up"),
+        pick(F.col("u"), {"only": 3}).alias("single"),
+    )
+    expected = spark.createDataFrame(
+        [(0.0, "a", "p", 1.5, "only"), (0.0999, "a", "p", 2.0, "only"), (0.1, "b", "p", -1.0, "only"), (0.3, "b", "p", -1.0, "only"),
+         (0.35, "c", "q", 1.5, "only"), (0.9999, "c", "r", -1.0, "only")],
+        "u double, picked string, chosen string, looked_up double, single string",
+    )
+    assertDataFrameEqual(got, expected)
+    # the same category as the CASE WHEN u < cumulative ... chain it replaces, over many draws
+    draws = spark.range(5000).select((F.col("id") / 5000.0).alias("u"))
+    case, cumulative = None, 0.0
+    for value, weight in list(weights.items())[:-1]:
+        cumulative += weight / 10
+        case = F.when(F.col("u") < cumulative, value) if case is None else case.when(F.col("u") < cumulative, value)
+    assert draws.filter(pick(F.col("u"), weights) != case.otherwise("c")).count() == 0
+    with pytest.raises(ValueError, match="weights must have a positive sum"):
+        pick(F.col("u"), {"a": 0})

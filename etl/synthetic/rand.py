@@ -31,28 +31,53 @@ def float_between(u: Column, low: Column | float, high: Column | float) -> Colum
     return low_c + u * (high_c - low_c)
 
 
+def sql_literal(value: object) -> str:
+    """A Python value as the Spark SQL literal F.lit would make of it (string, int or bigint, double, boolean, NULL)."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)  # an int, or a bigint past 2^31, as F.lit types it
+    if isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            raise ValueError(f"no SQL literal for {value!r}")
+        return f"{value!r}D"
+    if isinstance(value, str):
+        return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    raise TypeError(f"no SQL literal for {type(value).__name__} {value!r}")
+
+
+# Literal arrays and maps are parsed from SQL text: one JVM call, not one per element.
+def _array(values: Sequence[object]) -> Column:
+    return F.expr(f"array({', '.join(sql_literal(v) for v in values)})")
+
+
 def pick(u: Column, weights: Mapping[str, float]) -> Column:
-    """A category drawn with the given relative weights."""
+    """A category drawn with the given relative weights: the first whose cumulative share exceeds u."""
     total = float(sum(weights.values()))
     if total <= 0:
         raise ValueError("weights must have a positive sum")
     items = list(weights.items())
-    expr, cumulative = None, 0.0
-    for value, weight in items[:-1]:
+    if len(items) == 1:
+        return F.lit(items[0][0])
+    bounds, cumulative = [], 0.0
+    for _, weight in items[:-1]:
         cumulative += weight / total
-        expr = (F.when(u < cumulative, F.lit(value)) if expr is None else expr.when(u < cumulative, F.lit(value)))
-    last = F.lit(items[-1][0])
-    return last if expr is None else expr.otherwise(last)
+        bounds.append(cumulative)
+    # 1 + how many bounds u has reached: the same category as CASE WHEN u < bound_1 ... ELSE last
+    reached = F.size(F.filter(_array(bounds), lambda bound: bound <= u))
+    return F.element_at(_array([v for v, _ in items]), (reached + 1).cast("int"))
 
 
 def lookup(key: Column, table: Mapping[str, object], default: object = None) -> Column:
     """Map a key column through a small literal table."""
     if not table:
         return F.lit(default)
-    pairs = [item for k, v in table.items() for item in (F.lit(k), F.lit(v))]
-    return F.coalesce(F.element_at(F.create_map(*pairs), key), F.lit(default))
+    pairs = ", ".join(f"{sql_literal(k)}, {sql_literal(v)}" for k, v in table.items())
+    return F.coalesce(F.element_at(F.expr(f"map({pairs})"), key), F.lit(default))
 
 
 def choose(u: Column, values: Sequence[str]) -> Column:
     """One of `values`, uniformly."""
-    return F.element_at(F.array(*[F.lit(v) for v in values]), (F.floor(u * len(values)) + 1).cast("int"))
+    return F.element_at(_array(values), (F.floor(u * len(values)) + 1).cast("int"))
