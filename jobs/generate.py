@@ -167,7 +167,7 @@ def run(
         progress(f"{step}: enterprises, memberships and activity")
         ents = population.enterprises(spark, gen, provinces, scale, seed, ids).persist(StorageLevel.MEMORY_AND_DISK)
         members = population.memberships(ents, gen, prefixes, seed, window.start - timedelta(days=2))
-        days = activity.enterprise_days(ents, gen, window, seed)
+        days = activity.enterprise_days(ents, gen, window, seed).persist(StorageLevel.MEMORY_AND_DISK)  # all three log feeds are made from it
         canonical = {
             "roster": activity.roster(members, window),
             "logins": _with_log_keys(activity.logins(days, gen, gen.channels, seed), prefixes, weekly).withColumn("user_id", F.concat_ws("-", "tenant_id", "user_suffix")),
@@ -194,6 +194,7 @@ def run(
             # held: the text and Parquet writes, the CSV headers and the truth counts read them
             rows[feed] = faults.expand_copies(labelled, chunk_faults, feed, faults.part_name(k)).localCheckpoint(eager=True)
 
+        days.unpersist()  # the held rows have it
         progress(f"{step}: writing the delivery files")
         order = ["ord", "rid", "copy"]
         rendered = {feed: _rendered(rows[feed], feed, renderers, shared[feed], drift_by_feed[feed], extension) for feed in FEED_NAMES}
