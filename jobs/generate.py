@@ -254,7 +254,7 @@ def _check_output(landing_dir: str, truth_dir: str, identity: dict, selected: li
         raise OutputExists(f"{truth_dir} holds passes of another feed ({'; '.join(conflicts)}); give a new --out, or remove it first")
     again = [k for k in selected if k in done]
     if again:
-        raise OutputExists(f"passes {', '.join(faults.part_name(k) for k in again)} are already in {truth_dir}/passes; a pass is never written twice")
+        raise OutputExists(f"passes {', '.join(faults.part_name(k) for k in again)} are already in {truth_dir}/passes; a pass is never written twice (give a new --out for another feed)")
     parts = {faults.part_name(k) for k in selected} | ({faults.RESEND_PART} if 0 in selected else set())
     left = landing.files_of_parts(landing_dir, parts)
     if left:
