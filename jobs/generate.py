@@ -159,7 +159,7 @@ def run(
     _check_output(landing_dir, truth_dir, identity, selected)
 
     # --- process and save, one pass per chunk of enterprises ------------------------------------
-    file_faults = faults.FileFaults.none()
+    file_faults = faults.FileFaults.none()  # chosen in pass 00, injected into its files only
     written: list[tuple[str, int, int]] = []
     for i, k in enumerate(selected, start=1):
         ids = chunks[k]
@@ -227,7 +227,7 @@ def run(
             "outcomes": {feed: dict(sorted(c.items())) for feed, c in outcome_counts.items()},
             "file_faults": {
                 name: sorted(f"{d.platform_id}/{d.feed}/{d.delivery_date}" for d in ds)
-                for name, ds in (("redelivered", file_faults.resend), ("renamed_column", file_faults.rename), ("extra_column", file_faults.extra))
+                for name, ds in (("redelivered", chunk_faults.resend), ("renamed_column", chunk_faults.rename), ("extra_column", chunk_faults.extra))
             },
             "files": len(files),
             "bytes": sum(b for _, _, b in files),

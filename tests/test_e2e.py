@@ -72,6 +72,8 @@ def test_passes_written_by_separate_runs_make_the_same_feed(spark, settings, gen
 
     first = generate.run(spark, settings, tiny_generator(), SCALE, SEED, str(out), passes=[0])
     assert first.manifest == whole | {"passes_written": [0, 1], "complete": True}
+    for part in ("00", "01"):  # each pass's own record, file faults included (pass 00's only), as one run writes it
+        assert json.loads(open(f"{first.truth}/passes/{part}.json").read()) == json.loads(open(f"{generated.truth}/passes/{part}.json").read()), part
     assert first.files + later.files == generated.files
 
     def contents(root) -> dict[str, str]:
