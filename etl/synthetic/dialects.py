@@ -62,17 +62,12 @@ class SharedValues:
         return rows.select("*", *[expr.alias(name) for name, expr in self._values.values()])
 
 
-def sql_string(text: str) -> str:
-    """`text` as a Spark SQL string literal."""
-    return sql_literal(text)
-
-
 def _identifier(name: str) -> str:
     return "`" + name.replace("`", "``") + "`"
 
 
 def _named_struct(values: list[str], names: list[str]) -> str:
-    return "named_struct(" + ", ".join(f"{sql_string(n)}, {v}" for v, n in zip(values, names, strict=True)) + ")"
+    return "named_struct(" + ", ".join(f"{sql_literal(n)}, {v}" for v, n in zip(values, names, strict=True)) + ")"
 
 
 def _case(branches: list[tuple[str, str]], otherwise: str | None = None) -> str:
@@ -135,9 +130,9 @@ class Renderer:
         values = []
         for (canonical, field), value in zip(self.spec.fields.items(), self.values(), strict=True):
             if fault == "invalid_timestamp" and field.kind == "timestamp":
-                values.append(sql_string(INVALID_TIMESTAMP_TEXT))
+                values.append(sql_literal(INVALID_TIMESTAMP_TEXT))
             elif fault == "invalid_number" and canonical == TARGET_MEASURE.get(self.feed):
-                values.append(sql_string(INVALID_NUMBER_TEXT))
+                values.append(sql_literal(INVALID_NUMBER_TEXT))
             else:
                 values.append(f"CAST({value} AS STRING)")
         return values
@@ -145,7 +140,7 @@ class Renderer:
     def _typed_struct(self, drift: str | None = None) -> str:
         values = list(self.values())
         if drift == "extra":
-            values.append(sql_string(EXTRA_VALUE))
+            values.append(sql_literal(EXTRA_VALUE))
         return _named_struct(values, self.names(drift))
 
     def typed_struct(self, drift: str | None = None) -> Column:
@@ -153,7 +148,7 @@ class Renderer:
         return F.expr(self._typed_struct(drift))
 
     def _csv(self, values: list[str]) -> str:
-        return f"to_csv({_named_struct(values, [f'c{i}' for i in range(len(values))])}, map('sep', {sql_string(self.contract.delimiter)}))"
+        return f"to_csv({_named_struct(values, [f'c{i}' for i in range(len(values))])}, map('sep', {sql_literal(self.contract.delimiter)}))"
 
     def line(self, drift_kinds: set[str]) -> str:
         """The delivered line of each row (SQL), with its fault and its delivery's drift applied."""
@@ -167,11 +162,11 @@ class Renderer:
             values = self.strings()
             normal = self._csv(values)
             bad_ts, bad_num = self._csv(self.strings("invalid_timestamp")), self._csv(self.strings("invalid_number"))
-            malformed = f"concat_ws({sql_string(self.contract.delimiter)}, {', '.join(values[:2])})"  # too few fields
-            variants = {"rename": normal, "extra": self._csv([*values, sql_string(EXTRA_VALUE)])}
+            malformed = f"concat_ws({sql_literal(self.contract.delimiter)}, {', '.join(values[:2])})"  # too few fields
+            variants = {"rename": normal, "extra": self._csv([*values, sql_literal(EXTRA_VALUE)])}
             variants = {d: variants[d] for d in drift_kinds}
-        faults = [(f"`fault` = {sql_string(f)}", v) for f, v in (("malformed_record", malformed), ("invalid_timestamp", bad_ts), ("invalid_number", bad_num))]
-        drifts = [(f"`drift` = {sql_string(kind)}", variant) for kind, variant in variants.items()]
+        faults = [(f"`fault` = {sql_literal(f)}", v) for f, v in (("malformed_record", malformed), ("invalid_timestamp", bad_ts), ("invalid_number", bad_num))]
+        drifts = [(f"`drift` = {sql_literal(kind)}", variant) for kind, variant in variants.items()]
         return _case(faults + drifts, normal)
 
     def header(self, drift: str | None = None) -> str:
@@ -182,4 +177,4 @@ def render_text(renderers: dict[str, Renderer], drift_platforms: dict[str, set[s
     """CASE over platforms: the line each text-format platform writes for a row."""
     if not renderers:
         return F.lit(None).cast("string")
-    return F.expr(_case([(f"`platform_id` = {sql_string(pid)}", r.line(drift_platforms.get(pid, set()))) for pid, r in sorted(renderers.items())]))
+    return F.expr(_case([(f"`platform_id` = {sql_literal(pid)}", r.line(drift_platforms.get(pid, set()))) for pid, r in sorted(renderers.items())]))
