@@ -11,7 +11,8 @@ real jobs -- `iiap generate --scale 1 --passes K`, `iiap ingest` with every qual
 which are removed when its figures are saved (`--keep` keeps them): the disk and memory of
 one pass. A run that stops (a lost session, a killed job) resumes at the first pass
 without figures, keeping that pass's feed if its generation finished and rolling back its
-unfinished ingest batch (`iiap ingest --recover`). `WORK/results/pass-<K>.json` holds each pass's counts and timings; the
+unfinished ingest batch (`iiap ingest --recover`). `RESULTS/pass-<K>.json` (default
+`WORK/results`) holds each pass's counts and timings; the
 summary (printed, and `benchmarks/results/scale1-*.json`) adds them up against the white
 paper's 1,619,865 once all ten are there.
 """
@@ -81,13 +82,13 @@ def one_pass(work: Path, k: int, scale: float, seed: int, profile: str) -> dict:
     }
 
 
-def summarise(work: Path) -> dict:
-    done = {r["pass"]: r for r in (json.loads(p.read_text()) for p in sorted((work / "results").glob("pass-*.json")))}
+def summarise(results: Path) -> dict:
+    done = {r["pass"]: r for r in (json.loads(p.read_text()) for p in sorted(results.glob("pass-*.json")))}
     if not done:
-        raise SystemExit(f"no pass has finished in {work}")
+        raise SystemExit(f"no pass has finished in {results}")
     scales, passes = {r["scale"] for r in done.values()}, {r["truth"]["passes"] for r in done.values()}
     if len(scales) != 1 or len(passes) != 1:
-        raise SystemExit(f"{work} holds passes of several feeds (scales {sorted(scales)}, passes {sorted(passes)}): use one --work per feed")
+        raise SystemExit(f"{results} holds passes of several feeds (scales {sorted(scales)}, passes {sorted(passes)}): use one --results per feed")
     (scale,), (passes,) = scales, passes
     total = {k: sum(r["classify"]["evaluation"][k] for r in done.values()) for k in ("true_positive", "false_positive", "false_negative", "true_negative")}
     tp, fp, fn = total["true_positive"], total["false_positive"], total["false_negative"]
@@ -123,10 +124,12 @@ def main() -> None:
     parser.add_argument("--scale", type=float, default=1.0, help="1 is the check; a small one tries the harness out.")
     parser.add_argument("--profile", default="local")
     parser.add_argument("--keep", action="store_true", help="Keep each pass's feed and lakehouse.")
+    parser.add_argument("--results", type=Path, default=None,
+                        help="Folder for the per-pass figures (default WORK/results); one in the repository keeps them past a lost machine.")
     parser.add_argument("--one-pass", type=int, default=None, help=argparse.SUPPRESS)  # the child process of one pass
     args = parser.parse_args()
     os.environ.setdefault("IIAP_PSEUDONYM_KEY", "benchmark-only-key-0123456789")
-    results = args.work / "results"
+    results = args.results or args.work / "results"
     results.mkdir(parents=True, exist_ok=True)
 
     if args.one_pass is not None:
@@ -145,13 +148,14 @@ def main() -> None:
             print(f"pass {k:02d}: done earlier", flush=True)
             continue
         print(f"pass {k:02d}: generate, ingest, classify", flush=True)
-        cmd = [sys.executable, __file__, "--work", str(args.work), "--seed", str(args.seed), "--scale", str(args.scale), "--profile", args.profile, "--one-pass", str(k)]
+        cmd = [sys.executable, __file__, "--work", str(args.work), "--seed", str(args.seed), "--scale", str(args.scale), "--profile", args.profile,
+               "--results", str(results), "--one-pass", str(k)]
         subprocess.run(cmd + (["--keep"] if args.keep else []), check=True)
         r = json.loads((results / f"pass-{k:02d}.json").read_text())
         print(f"pass {k:02d}: {r['classify']['effective']:,} classified effective of {r['truth']['effective']:,} true, "
               f"{r['truth']['rows_delivered']:,} rows; " + ", ".join(f"{s} {'(earlier)' if v is None else f'{v:.0f} s'}" for s, v in r["seconds"].items()), flush=True)
 
-    summary = summarise(args.work)
+    summary = summarise(results)
     print(json.dumps(summary, indent=2))
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
     out = Path(__file__).parent / "results" / f"scale1-{stamp}.json"
