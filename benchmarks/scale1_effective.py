@@ -36,6 +36,7 @@ TOLERANCE = 0.01
 def one_pass(work: Path, k: int, scale: float, seed: int, profile: str) -> dict:
     """Generate, ingest and classify pass `k` of the feed; its figures."""
     from analytics.rules import load_classification
+    from analytics.tracking import git_revision
     from etl.config import load_generator, load_settings
     from etl.spark import build_session
     from jobs import classify, generate, ingest
@@ -72,7 +73,7 @@ def one_pass(work: Path, k: int, scale: float, seed: int, profile: str) -> dict:
     spark.stop()
     m = manifest
     return {
-        "pass": k, "scale": scale, "seed": seed, "profile": profile, "seconds": seconds,
+        "pass": k, "scale": scale, "seed": seed, "profile": profile, "code_revision": git_revision(), "seconds": seconds,
         "enterprise_ids": json.loads((feed / "truth" / "passes" / f"{k:02d}.json").read_text())["enterprise_ids"],
         "truth": {"passes": m["passes"], "enterprises": m["enterprises"], "effective": m["effective"], "rows_delivered": sum(f["rows_delivered"] for f in m["feeds"].values()),
                   "files": m["files"], "bytes": m["bytes"], "config_sha256": m["config_sha256"]},
@@ -96,6 +97,9 @@ def summarise(results: Path) -> dict:
     summary = {
         "scale": scale, "passes_done": sorted(done), "passes": passes, "complete": len(done) == passes,
         "configs": sorted({r["truth"]["config_sha256"] for r in done.values()}),
+        # the commit each pass ran from (its MLflow run records it too, but a work folder's runs may not outlive the machine)
+        "code_revisions": {rev: sorted(k for k, r in done.items() if r.get("code_revision", "not recorded") == rev)
+                           for rev in sorted({r.get("code_revision", "not recorded") for r in done.values()})},
         "enterprises": sum(r["truth"]["enterprises"] for r in done.values()),
         "connected": sum(r["classify"]["connected"] for r in done.values()),
         "truth_effective": sum(r["truth"]["effective"] for r in done.values()),
