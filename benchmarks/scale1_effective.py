@@ -26,6 +26,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections import defaultdict
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -45,6 +46,7 @@ def one_pass(work: Path, k: int, scale: float, seed: int, profile: str) -> dict:
     from etl.spark import build_session
     from jobs import classify, generate, ingest
 
+    revision = git_revision()  # of the code this process imported, read before the pass runs
     root = work / f"pass-{k:02d}"
     feed, lakehouse = root / "feed", root / "lakehouse"
     generated = (feed / "truth" / "passes" / f"{k:02d}.json").exists()
@@ -77,7 +79,7 @@ def one_pass(work: Path, k: int, scale: float, seed: int, profile: str) -> dict:
     spark.stop()
     m = manifest
     return {
-        "pass": k, "scale": scale, "seed": seed, "profile": profile, "code_revision": git_revision(), "seconds": seconds,
+        "pass": k, "scale": scale, "seed": seed, "profile": profile, "code_revision": revision, "seconds": seconds,
         "enterprise_ids": json.loads((feed / "truth" / "passes" / f"{k:02d}.json").read_text())["enterprise_ids"],
         "truth": {"passes": m["passes"], "enterprises": m["enterprises"], "effective": m["effective"], "rows_delivered": sum(f["rows_delivered"] for f in m["feeds"].values()),
                   "files": m["files"], "bytes": m["bytes"], "config_sha256": m["config_sha256"]},
@@ -95,6 +97,9 @@ def summarise(results: Path) -> dict:
     if len(scales) != 1 or len(passes) != 1:
         raise SystemExit(f"{results} holds passes of several feeds (scales {sorted(scales)}, passes {sorted(passes)}): use one --results per feed")
     (scale,), (passes,) = scales, passes
+    revisions: dict[str, list[int]] = defaultdict(list)
+    for k, r in sorted(done.items()):
+        revisions[r.get("code_revision", "not recorded")].append(k)
     total = {k: sum(r["classify"]["evaluation"][k] for r in done.values()) for k in ("true_positive", "false_positive", "false_negative", "true_negative")}
     tp, fp, fn = total["true_positive"], total["false_positive"], total["false_negative"]
     effective = sum(r["classify"]["effective"] for r in done.values())
@@ -102,8 +107,7 @@ def summarise(results: Path) -> dict:
         "scale": scale, "passes_done": sorted(done), "passes": passes, "complete": len(done) == passes,
         "configs": sorted({r["truth"]["config_sha256"] for r in done.values()}),
         # the commit each pass ran from (its MLflow run records it too, but a work folder's runs may not outlive the machine)
-        "code_revisions": {rev: sorted(k for k, r in done.items() if r.get("code_revision", "not recorded") == rev)
-                           for rev in sorted({r.get("code_revision", "not recorded") for r in done.values()})},
+        "code_revisions": dict(sorted(revisions.items())),
         "enterprises": sum(r["truth"]["enterprises"] for r in done.values()),
         "connected": sum(r["classify"]["connected"] for r in done.values()),
         "truth_effective": sum(r["truth"]["effective"] for r in done.values()),

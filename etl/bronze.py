@@ -104,13 +104,13 @@ def to_bronze(raw: DataFrame, contract: Contract, feed: str, spec: FeedSpec) -> 
     """Rename the contract's fields to canonical names (still text) and record missing and unknown fields."""
     mapping = contract.fields[feed]
     known = F.array(*[F.lit(src) for src in mapping.values()])
-    no_fields = F.create_map().cast("map<string,string>")
+    no_fields, no_names = F.create_map().cast("map<string,string>"), F.array().cast("array<string>")
     fields = F.coalesce(F.col("fields"), no_fields)
     present = [(name, F.map_contains_key(fields, mapping[name])) for name, f in spec.fields.items() if f.required]
     # Spark interprets lambdas row by row (no codegen): they run only on the rare record
     # that misses a field or carries an unknown one, found first by compiled checks.
     missing = F.when(
-        reduce(lambda a, b: a & b, [p for _, p in present], F.lit(True)), F.array().cast("array<string>")
+        reduce(lambda a, b: a & b, [p for _, p in present], F.lit(True)), no_names
     ).otherwise(F.filter(F.array(*[F.when(~p, F.lit(name)) for name, p in present]), lambda x: x.isNotNull()))
     extra = F.when(F.size(F.array_except(F.map_keys(fields), known)) == 0, no_fields).otherwise(
         F.map_filter(fields, lambda k, v: ~F.array_contains(known, k))
@@ -121,7 +121,7 @@ def to_bronze(raw: DataFrame, contract: Contract, feed: str, spec: FeedSpec) -> 
         F.to_date(F.regexp_extract("source_file", r"/(\d{4}-\d{2}-\d{2})/[^/]+$", 1)).alias("delivery_date"),
         "raw_record",
         "parse_error",
-        F.when(F.col("parse_error").isNull(), missing).otherwise(F.array().cast("array<string>")).alias("missing_fields"),
+        F.when(F.col("parse_error").isNull(), missing).otherwise(no_names).alias("missing_fields"),
         extra.alias("extra_fields"),
         *[F.col("fields").getItem(src).alias(name) for name, src in mapping.items()],
     )
