@@ -96,3 +96,8 @@ def test_the_committed_scale1_figures_are_one_feed_and_all_reconciled(harness):
     assert s["scale"] == 1.0 and s["passes"] == 10 and len(s["configs"]) == 1
     assert s["all_reconciled"] is True and s["false_positive"] == 0
     assert s["enterprises"] == 1_085_000 * len(s["passes_done"])
+    # all ten are in: the national count README publishes, and its verdict against 1,619,865
+    assert s["complete"] is True and s["passes_done"] == list(range(10))
+    assert (s["enterprises"], s["truth_effective"], s["classified_effective"]) == (10_850_000, 1_619_865, 1_618_864)
+    assert (s["false_negative"], s["rows_delivered"]) == (1_001, 336_976_979)
+    assert s["target"] == 1_619_865 and s["within_tolerance"] is True
