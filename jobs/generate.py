@@ -9,7 +9,8 @@ A run may write some of the passes (`passes`); later runs add the others to the 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import reduce
@@ -102,6 +103,17 @@ def _union(frames: list[DataFrame]) -> DataFrame:
     return reduce(lambda a, b: a.unionByName(b, allowMissingColumns=True), frames)
 
 
+def _at_once(work: dict[str, Callable[[], object]]) -> dict[str, object]:
+    """Run independent Spark jobs from threads: one job's planning (on the driver, one core) overlaps another's tasks."""
+    with ThreadPoolExecutor(max_workers=len(work), thread_name_prefix="iiap-generate") as pool:
+        futures = {key: pool.submit(fn) for key, fn in work.items()}
+        return {key: f.result() for key, f in futures.items()}
+
+
+def _checkpointed(frames: dict[str, DataFrame]) -> dict[str, DataFrame]:
+    return _at_once({key: (lambda df=df: df.localCheckpoint(eager=True)) for key, df in frames.items()})
+
+
 def _deliveries(rows: dict[str, DataFrame]) -> list[faults.Delivery]:
     union = _union([rows[feed].select("platform_id", F.lit(feed).alias("feed"), F.col("delivery_date").cast("string").alias("delivery_date")) for feed in LOG_FEEDS])
     return [faults.Delivery(r.platform_id, r.feed, r.delivery_date) for r in union.distinct().collect()]
@@ -177,7 +189,7 @@ def run(
         if k == 0:  # redelivered and drifted files are picked among the first pass's deliveries
             progress("choosing redelivered and drifted files")
             # held for the deliveries' listing and the rows below; other passes read them once
-            canonical = {feed: df.localCheckpoint(eager=True) for feed, df in canonical.items()}
+            canonical = _checkpointed(canonical)
             counts = (gen.faults.redelivered_files, gen.faults.renamed_column_files, gen.faults.extra_column_files)
             file_faults = faults.choose_file_faults(_deliveries(canonical), text_platforms, counts, seed)
         chunk_faults = file_faults if k == 0 else faults.FileFaults.none()
@@ -185,14 +197,14 @@ def run(
             feed: {p: {kind for kind, ds in (("rename", chunk_faults.rename), ("extra", chunk_faults.extra)) for d in ds if d.feed == feed and d.platform_id == p} for p in contracts}
             for feed in FEED_NAMES
         }
-        rows: dict[str, DataFrame] = {}
+        labelled_rows: dict[str, DataFrame] = {}
         for feed in FEED_NAMES:
             labelled = faults.assign(canonical[feed], feed, gen.faults.rows, text_platforms, chunk_faults, seed)
             labelled = faults.apply_values(labelled, feed, limits, resource_limits)
             if feed == "roster":
                 labelled = labelled.unionByName(faults.invalid_code_tenants(canonical["roster"], gen.faults.invalid_credit_code_rate, seed))
-            # held: the text and Parquet writes, the CSV headers and the truth counts read them
-            rows[feed] = faults.expand_copies(labelled, chunk_faults, feed, faults.part_name(k)).localCheckpoint(eager=True)
+            labelled_rows[feed] = faults.expand_copies(labelled, chunk_faults, feed, faults.part_name(k))
+        rows = _checkpointed(labelled_rows)  # held: the text and Parquet writes, the CSV headers and the truth counts read them
 
         days.unpersist()  # the held rows have it
         progress(f"{step}: writing the delivery files")
@@ -200,16 +212,19 @@ def run(
         rendered = {feed: _rendered(rows[feed], feed, renderers, shared[feed], drift_by_feed[feed], extension) for feed in FEED_NAMES}
         text = [r.filter(F.col("platform_id").isin(sorted(text_platforms))).select("file", *order, "line") for r in rendered.values()]
         headers = [h for feed in FEED_NAMES if (h := _headers(rendered[feed], feed, renderers, drift_by_feed[feed])) is not None]
-        files = landing.write_files(_union([*text, *headers]), landing_dir, formats, order, partitions)
         # apart from the text: a row then carries only its own kind's columns to the writer
         structs = {feed: [c for p in sorted(parquet_ids) if (c := _struct_column(p, feed)) in r.columns] for feed, r in rendered.items()}
         parquet = [r.filter(F.col("platform_id").isin(sorted(parquet_ids))).select("file", *order, *structs[feed]) for feed, r in rendered.items() if structs[feed]]
-        if parquet:
-            files += landing.write_files(_union(parquet), landing_dir, formats, order, partitions)
-        written += files
         # a pass's own folder, so that a pass written again (after an interrupted run) replaces its rows
         truth_rows = ents.select("credit_code", "archetype", "effective", "province_code", "division_code", "section_code", "sub_industry_id", "platforms", "n_platforms")
-        truth_rows.write.mode("overwrite").parquet(f"{truth_dir}/enterprises/pass={faults.part_name(k)}")
+        writes = {
+            "text": lambda: landing.write_files(_union([*text, *headers]), landing_dir, formats, order, partitions),
+            "parquet": lambda: landing.write_files(_union(parquet), landing_dir, formats, order, partitions) if parquet else [],
+            "truth": lambda: truth_rows.write.mode("overwrite").parquet(f"{truth_dir}/enterprises/pass={faults.part_name(k)}"),
+        }
+        done = _at_once(writes)
+        files = sorted([*done["text"], *done["parquet"]])
+        written += files
         outcome_counts: dict[str, Counter] = {feed: Counter() for feed in FEED_NAMES}
         for r in _union([df.select(F.lit(feed).alias("feed"), "outcome") for feed, df in rows.items()]).groupBy("feed", "outcome").count().collect():
             outcome_counts[r.feed][r.outcome] += r["count"]
