@@ -231,9 +231,17 @@ class Contract(_Frozen):
 # --- profiles/*.yaml, jars.yaml ----------------------------------------------------------------
 
 
+class QuickStart(_Frozen):
+    """JVM options for a generator run so small that start-up, not data, is its cost (see conf/profiles/local.yaml)."""
+
+    max_scale: float = Field(gt=0)
+    driver_java_options: str = Field(min_length=1)
+
+
 class Profile(_Frozen):
     master: str | None
     spark_conf: dict[str, str]
+    quick_start: QuickStart | None = None
 
 
 class Jars(_Frozen):

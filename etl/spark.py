@@ -7,7 +7,7 @@ import sys
 
 from pyspark.sql import SparkSession
 
-from etl.config import Settings
+from etl.config import Profile, Settings
 from etl.jars import resolved_jars
 
 DELTA_CONF = {
@@ -36,3 +36,25 @@ def build_session(settings: Settings, app_name: str, extra_conf: dict[str, str] 
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("WARN")
     return spark
+
+
+JIT_MODES = ("auto", "quick", "optimizing")
+
+
+def quick_start_conf(profile: Profile, scale: float, mode: str = "auto", name: str = "local") -> dict[str, str]:
+    """The extra session conf of a generator run: the profile's quick-start JVM options, or none.
+
+    `auto` takes them up to the profile's `quick_start.max_scale`; `quick` always, `optimizing`
+    never. They only reach a JVM this process starts (not one spark-submit started first).
+    """
+    if mode not in JIT_MODES:
+        raise ValueError(f"JIT mode {mode!r} is not one of {', '.join(JIT_MODES)}")
+    quick = profile.quick_start
+    if quick is None:
+        if mode == "quick":
+            raise ValueError(f"profile {name!r} has no quick_start JVM options (conf/profiles/{name}.yaml: quick_start)")
+        return {}
+    if mode == "optimizing" or (mode == "auto" and scale > quick.max_scale):
+        return {}
+    base = profile.spark_conf.get("spark.driver.extraJavaOptions", "")
+    return {"spark.driver.extraJavaOptions": f"{base} {quick.driver_java_options}".strip()}

@@ -73,8 +73,12 @@ def main(ctx: click.Context, conf_dir: Path | None, profile: str, lakehouse: str
     "--passes", "passes_spec", default=None, metavar="LIST",
     help="Only these passes of enterprises, e.g. 0-4 or 0,3,7 (scale 1 has ten, 0-9); later runs add the others to the same --out. Default: all.",
 )
+@click.option(
+    "--jit", type=click.Choice(["auto", "quick", "optimizing"]), default="auto", show_default=True,
+    help="The driver JVM's compiler: quick (C1 only) starts fast, optimizing (C1+C2) runs big data fast; auto picks quick up to the profile's quick_start.max_scale.",
+)
 @click.pass_obj
-def generate(obj, scale: float, seed: int, out: str, passes_spec: str | None) -> None:
+def generate(obj, scale: float, seed: int, out: str, passes_spec: str | None, jit: str) -> None:
     """Write what the 34 platforms would deliver, with known faults and the ground truth."""
     from jobs import generate as job
 
@@ -89,7 +93,13 @@ def generate(obj, scale: float, seed: int, out: str, passes_spec: str | None) ->
         gen = load_generator(obj["conf_dir"])
     except ConfigError as exc:
         raise click.ClickException(f"invalid configuration:\n{exc}") from None
-    spark = _session(settings, "generate")
+    from etl.spark import quick_start_conf
+
+    try:
+        extra = quick_start_conf(settings.profile, scale, jit, settings.profile_name)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--jit") from None
+    spark = _session(settings, "generate", extra)
     try:
         result = job.run(spark, settings, gen, scale, seed, settings.path(out), progress=_progress(), passes=passes)
     except job.PassOutOfRange as exc:
