@@ -231,6 +231,9 @@ class Contract(_Frozen):
 # --- profiles/*.yaml, jars.yaml ----------------------------------------------------------------
 
 
+JIT_MODES = ("auto", "quick", "optimizing")  # iiap generate --jit: see etl.spark.quick_start_conf
+
+
 class QuickStart(_Frozen):
     """JVM options for a generator run so small that start-up, not data, is its cost (see conf/profiles/local.yaml)."""
 

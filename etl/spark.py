@@ -7,7 +7,7 @@ import sys
 
 from pyspark.sql import SparkSession
 
-from etl.config import Profile, Settings
+from etl.config import JIT_MODES, Profile, Settings
 from etl.jars import resolved_jars
 
 DELTA_CONF = {
@@ -36,9 +36,6 @@ def build_session(settings: Settings, app_name: str, extra_conf: dict[str, str] 
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("WARN")
     return spark
-
-
-JIT_MODES = ("auto", "quick", "optimizing")
 
 
 def quick_start_conf(profile: Profile, scale: float, mode: str = "auto", name: str = "local") -> dict[str, str]:

@@ -12,7 +12,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from etl.config import ConfigError, load_generator, load_settings
+from etl.config import JIT_MODES, ConfigError, load_generator, load_settings
 
 console = Console(stderr=True)
 
@@ -74,7 +74,7 @@ def main(ctx: click.Context, conf_dir: Path | None, profile: str, lakehouse: str
     help="Only these passes of enterprises, e.g. 0-4 or 0,3,7 (scale 1 has ten, 0-9); later runs add the others to the same --out. Default: all.",
 )
 @click.option(
-    "--jit", type=click.Choice(["auto", "quick", "optimizing"]), default="auto", show_default=True,
+    "--jit", type=click.Choice(JIT_MODES), default="auto", show_default=True,
     help="The driver JVM's compiler: quick (C1 only) starts fast, optimizing (C1+C2) runs big data fast; auto picks quick up to the profile's quick_start.max_scale.",
 )
 @click.pass_obj
