@@ -9,7 +9,8 @@ from pathlib import Path
 
 from pydantic import Field, field_validator, model_validator
 
-from etl.config import ConfigError, Settings, Window, _Frozen, load_model
+from etl.config import Settings, Window
+from etl.model import ConfigError, Frozen, load_model
 
 # Per-enterprise features over the window (analytics.activity.activity_features), all >= 0.
 FEATURES = (
@@ -31,7 +32,7 @@ _TOKEN = re.compile(r"\s*(\(|\)|[A-Za-z_][A-Za-z0-9_]*)")
 _OPERATORS = {"and", "or", "not"}
 
 
-class Signal(_Frozen):
+class Signal(Frozen):
     doc: str
     thresholds: dict[str, float] = Field(min_length=1)
 
@@ -47,7 +48,7 @@ class Signal(_Frozen):
         return value
 
 
-class Combine(_Frozen):
+class Combine(Frozen):
     """Exactly one of: at least `k_of` signals pass, or a boolean `expression` over signal names."""
 
     k_of: int | None = Field(default=None, ge=1)
@@ -124,7 +125,7 @@ def expression_names(node: Node) -> set[str]:
     return set().union(*(expression_names(child) for child in node[1:]))
 
 
-class RuleSet(_Frozen):
+class RuleSet(Frozen):
     name: str
     doc: str
     signals: dict[str, Signal] = Field(min_length=1)
@@ -168,7 +169,7 @@ class RuleSet(_Frozen):
         return hashlib.sha256(json.dumps(decisive, sort_keys=True).encode()).hexdigest()[:16]
 
 
-class Classification(_Frozen):
+class Classification(Frozen):
     default_rule_set: str
     window: Window | None = None
     sensitivity_steps_percent: tuple[float, ...]

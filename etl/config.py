@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
+
+from etl.model import ConfigError, Frozen, load_model, parse_model, read_yaml
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONF_DIR = PROJECT_ROOT / "conf"
@@ -22,18 +23,10 @@ FEED_NAMES = ("roster", "logins", "resource_usage", "traffic")
 LOG_FEEDS = ("logins", "resource_usage", "traffic")
 
 
-class ConfigError(ValueError):
-    """A configuration file is missing, unreadable or invalid."""
-
-
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
 # --- pipeline.yaml ---------------------------------------------------------------------------
 
 
-class Window(_Frozen):
+class Window(Frozen):
     start: date
     end: date
     timezone: str
@@ -67,13 +60,13 @@ class Window(_Frozen):
         return local.astimezone(timezone.utc).replace(tzinfo=None)
 
 
-class IngestSettings(_Frozen):
+class IngestSettings(Frozen):
     pseudonym_key_env: str
     future_tolerance_hours: float = Field(ge=0)
     landing_pattern: str
 
 
-class Limits(_Frozen):
+class Limits(Frozen):
     compute_core_hours: float = Field(gt=0)
     storage_bytes: float = Field(gt=0)
     app_sessions: float = Field(gt=0)
@@ -81,11 +74,11 @@ class Limits(_Frozen):
     requests: float = Field(gt=0)
 
 
-class TableSettings(_Frozen):
+class TableSettings(Frozen):
     reference: tuple[str, ...]
 
 
-class Tracking(_Frozen):
+class Tracking(Frozen):
     """Where MLflow records runs: a server URI, or null for a SQLite store inside the project."""
 
     uri: str | None = None
@@ -93,7 +86,7 @@ class Tracking(_Frozen):
     experiment_prefix: str = Field(default="iiap", pattern=r"^[A-Za-z0-9_.-]+$")
 
 
-class Pipeline(_Frozen):
+class Pipeline(Frozen):
     lakehouse_root: str
     landing_root: str
     window: Window
@@ -106,7 +99,7 @@ class Pipeline(_Frozen):
 # --- feeds.yaml --------------------------------------------------------------------------------
 
 
-class FieldSpec(_Frozen):
+class FieldSpec(Frozen):
     kind: Literal["string", "timestamp", "integer", "measure"]
     required: bool
     unit_kind: str | None = None
@@ -120,7 +113,7 @@ class FieldSpec(_Frozen):
         return self
 
 
-class FeedSpec(_Frozen):
+class FeedSpec(Frozen):
     natural_key: tuple[str, ...]
     on_existing: Literal["update", "skip"]
     fields: dict[str, FieldSpec]
@@ -133,12 +126,12 @@ class FeedSpec(_Frozen):
         return self
 
 
-class ResourceKind(_Frozen):
+class ResourceKind(Frozen):
     unit_kind: str
     limit: str
 
 
-class Feeds(_Frozen):
+class Feeds(Frozen):
     units: dict[str, dict[str, float]]
     feeds: dict[str, FeedSpec]
     resource_kinds: dict[str, ResourceKind]
@@ -165,7 +158,7 @@ class Feeds(_Frozen):
 # --- contracts/Pxx.yaml ------------------------------------------------------------------------
 
 
-class TimestampConvention(_Frozen):
+class TimestampConvention(Frozen):
     convention: Literal["epoch_millis", "local_string"]
     format: str | None = None
     timezone: str | None = None
@@ -179,13 +172,13 @@ class TimestampConvention(_Frozen):
         return self
 
 
-class Codes(_Frozen):
+class Codes(Frozen):
     sector: Literal["letter", "name_zh"]
     sub_industry: Literal["id", "name_zh"]
     resource_kind: dict[str, str]
 
 
-class Contract(_Frozen):
+class Contract(Frozen):
     platform_id: str = Field(pattern=r"^P\d{2}$")
     format: Literal["jsonl", "csv", "parquet"]
     compression: Literal["none", "gzip"]
@@ -234,20 +227,20 @@ class Contract(_Frozen):
 JIT_MODES = ("auto", "quick", "optimizing")  # iiap generate --jit: see etl.spark.quick_start_conf
 
 
-class QuickStart(_Frozen):
+class QuickStart(Frozen):
     """JVM options for a generator run so small that start-up, not data, is its cost (see conf/profiles/local.yaml)."""
 
     max_scale: float = Field(gt=0)
     driver_java_options: str = Field(min_length=1)
 
 
-class Profile(_Frozen):
+class Profile(Frozen):
     master: str | None
     spark_conf: dict[str, str]
     quick_start: QuickStart | None = None
 
 
-class Jars(_Frozen):
+class Jars(Frozen):
     packages: tuple[str, ...]
 
 
@@ -256,7 +249,7 @@ class Jars(_Frozen):
 Range = tuple[float, float]
 
 
-class DayPattern(_Frozen):
+class DayPattern(Frozen):
     kind: Literal["none", "probability", "spread", "bursts"]
     weekday: float | None = Field(default=None, ge=0, le=1)
     weekend: float | None = Field(default=None, ge=0, le=1)
@@ -272,7 +265,7 @@ class DayPattern(_Frozen):
         return self
 
 
-class Archetype(_Frozen):
+class Archetype(Frozen):
     effective: bool
     share: float = Field(gt=0, le=1)
     days: DayPattern
@@ -293,7 +286,7 @@ class Archetype(_Frozen):
         return self
 
 
-class Population(_Frozen):
+class Population(Frozen):
     enterprises: int = Field(gt=0)
     effective: int = Field(ge=0)
     platforms_per_enterprise: dict[int, float]
@@ -306,7 +299,7 @@ class Population(_Frozen):
     enterprises_per_task: int = Field(default=50_000, gt=0)
 
 
-class RowFaults(_Frozen):
+class RowFaults(Frozen):
     duplicate_record: float = Field(ge=0, le=0.05)
     malformed_record: float = Field(ge=0, le=0.05)
     unknown_tenant: float = Field(ge=0, le=0.05)
@@ -318,7 +311,7 @@ class RowFaults(_Frozen):
     implausible_value: float = Field(ge=0, le=0.05)
 
 
-class Faults(_Frozen):
+class Faults(Frozen):
     rows: RowFaults
     invalid_credit_code_rate: float = Field(ge=0, le=0.05)
     redelivered_files: int = Field(ge=0)
@@ -326,7 +319,7 @@ class Faults(_Frozen):
     extra_column_files: int = Field(ge=0)
 
 
-class Generator(_Frozen):
+class Generator(Frozen):
     population: Population
     archetypes: dict[str, Archetype]
     channels: tuple[str, ...]
@@ -361,35 +354,7 @@ class Generator(_Frozen):
 # --- loading -----------------------------------------------------------------------------------
 
 
-def read_yaml(path: Path) -> dict:
-    if not path.is_file():
-        raise ConfigError(f"{path}: file not found")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping at the top level")
-    return data
-
-
-def _format_errors(path: Path, exc: ValidationError) -> str:
-    lines = []
-    for err in exc.errors():
-        key = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        lines.append(f"{path}: {key}: {err['msg']}")
-    return "\n".join(lines)
-
-
-def load_model(model: type[_Frozen], path: Path):
-    """Parse one YAML file into `model`, naming the file and key on any error."""
-    try:
-        return model.model_validate(read_yaml(path))
-    except ValidationError as exc:
-        raise ConfigError(_format_errors(path, exc)) from None
-
-
-class Settings(_Frozen):
+class Settings(Frozen):
     """Everything a job needs from conf/, resolved against the project root."""
 
     conf_dir: Path
@@ -464,10 +429,7 @@ def load_settings(conf_dir: str | Path | None = None, profile: str = "local", **
     conf = Path(conf_dir) if conf_dir else DEFAULT_CONF_DIR
     pipeline_raw = read_yaml(conf / "pipeline.yaml")
     pipeline_raw.update({k: v for k, v in overrides.items() if v is not None})
-    try:
-        pipeline = Pipeline.model_validate(pipeline_raw)
-    except ValidationError as exc:
-        raise ConfigError(_format_errors(conf / "pipeline.yaml", exc)) from None
+    pipeline = parse_model(Pipeline, pipeline_raw, conf / "pipeline.yaml")
     feeds = load_model(Feeds, conf / "feeds.yaml")
     profile_path = conf / "profiles" / f"{profile}.yaml"
     if not profile_path.is_file():

@@ -12,7 +12,8 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from etl.config import JIT_MODES, ConfigError, load_generator, load_settings
+from etl.config import JIT_MODES, load_generator, load_settings
+from etl.model import ConfigError
 
 console = Console(stderr=True)
 

@@ -15,7 +15,7 @@ from rich.table import Table
 
 from analytics.index import IndexDataError, audit, compute, group_comparison, load_spec, rank_uncertainty
 from analytics.index.spec import IndexSpec
-from etl.config import ConfigError
+from etl.model import ConfigError
 
 console = Console(stderr=True, soft_wrap=True)
 _FILE = click.Path(exists=True, dir_okay=False, path_type=Path)

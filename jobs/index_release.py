@@ -27,9 +27,10 @@ from pyspark.sql import functions as F
 from analytics import tracking
 from analytics.index import IndexSpec, compute, group_comparison, load_spec, rank_uncertainty
 from analytics.index import indicators as ind
-from analytics.index.spec import _Frozen
+from etl.model import Frozen
 from etl import lake
-from etl.config import ConfigError, Settings, load_model
+from etl.config import Settings
+from etl.model import ConfigError, load_model
 from etl.tables import Tables
 
 RELEASE_FILE = Path("indices") / "release.yaml"
@@ -62,7 +63,7 @@ class ReproductionError(LookupError):
 # --- the release config (conf/indices/release.yaml) --------------------------------------------
 
 
-class UnitVocabulary(_Frozen):
+class UnitVocabulary(Frozen):
     table: str
     key: str
     name: str
@@ -70,7 +71,7 @@ class UnitVocabulary(_Frozen):
     order: str
 
 
-class Grouping(_Frozen):
+class Grouping(Frozen):
     table: str
     column: str
     order_table: str
@@ -78,26 +79,26 @@ class Grouping(_Frozen):
     order_by: str
 
 
-class IndexEntry(_Frozen):
+class IndexEntry(Frozen):
     spec: str
     unit: str
     external: tuple[str, ...] = ()
     groups: Grouping | None = None
 
 
-class ReleaseUncertainty(_Frozen):
+class ReleaseUncertainty(Frozen):
     draws: int | None = None
     seed: int | None = None
 
 
-class Charts(_Frozen):
+class Charts(Frozen):
     dpi: int
     width_inches: float
     height_per_unit_inches: float
     min_height_inches: float
 
 
-class ReleaseConfig(_Frozen):
+class ReleaseConfig(Frozen):
     period_format: str
     units: dict[str, UnitVocabulary]
     app_usage_measure: Literal["sessions", "enterprises"]

@@ -7,7 +7,8 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from etl.config import ConfigError, Settings, _Frozen, load_model
+from etl.config import Settings
+from etl.model import ConfigError, Frozen, load_model
 
 Action = Literal["quarantine", "warn", "fail"]
 ROW_CHECKS = frozenset({"not_null", "is_null", "between", "in_window", "not_after", "in_set", "credit_code", "whole_number", "exists_in"})
@@ -15,7 +16,7 @@ TABLE_CHECKS = frozenset({"unique", "columns", "volume", "province_share"})
 Check = Literal["not_null", "is_null", "between", "in_window", "not_after", "in_set", "credit_code", "whole_number", "exists_in", "unique", "columns", "volume", "province_share"]
 
 
-class Rule(_Frozen):
+class Rule(Frozen):
     name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     check: Check
     action: Action
@@ -79,22 +80,22 @@ class Rule(_Frozen):
         return self.columns if self.columns is not None else ((self.column,) if self.column else ())
 
 
-class Include(_Frozen):
+class Include(Frozen):
     include: str
 
 
-class SuiteSpec(_Frozen):
+class SuiteSpec(Frozen):
     rules: tuple[Rule | Include, ...]
 
 
-class QualityFile(_Frozen):
+class QualityFile(Frozen):
     unexpected_samples: int = Field(ge=0, le=1000)
     context_root: str | None = None
     rule_sets: dict[str, tuple[Rule, ...]]
     suites: dict[str, SuiteSpec]
 
 
-class QualitySpec(_Frozen):
+class QualitySpec(Frozen):
     """Suites by table name (`layer.table`), rule sets expanded in place."""
 
     unexpected_samples: int

@@ -10,7 +10,8 @@ from pyspark.testing import assertDataFrameEqual
 
 from analytics import access, activity, classification
 from analytics.rules import FEATURES, Classification, load_classification, parse_expression
-from etl.config import ConfigError, Window
+from etl.config import Window
+from etl.model import ConfigError
 
 WINDOW = Window(start=date(2020, 6, 1), end=date(2020, 6, 30), timezone="Asia/Shanghai")
 
@@ -85,8 +86,8 @@ def test_expression_parser_precedence_and_errors():
 
 
 BAD_CONFIGS = [
-    ("{k_of: 2}", "{k_of: 4}", "rule_sets.activity-2of3-v1: Value error, combine.k_of 4 is more than the 3 signals"),
-    ("thresholds: {login_days: 5}", "thresholds: {login_dayz: 5}", "signals.login.thresholds: Value error, unknown feature(s) ['login_dayz']"),
+    ("{k_of: 2}", "{k_of: 4}", "rule_sets.activity-2of3-v1: combine.k_of 4 is more than the 3 signals"),
+    ("thresholds: {login_days: 5}", "thresholds: {login_dayz: 5}", "signals.login.thresholds: unknown feature(s) ['login_dayz']"),
     ('{expression: "login and (resource_usage or traffic)"}', '{expression: "login and usage"}', "combine.expression names unknown signal(s) ['usage']"),
     ("default_rule_set: activity-2of3-v1", "default_rule_set: nope", "default_rule_set 'nope' is not one of the rule sets"),
     ("{k_of: 2}", "{k_of: 2, expression: login}", "give exactly one of k_of, expression"),

@@ -2,7 +2,8 @@ import shutil
 
 import pytest
 
-from etl.config import ConfigError, load_generator, load_settings
+from etl.config import load_generator, load_settings
+from etl.model import ConfigError
 
 
 def test_shipped_conf_loads(settings):

@@ -10,7 +10,7 @@ import yaml
 from pydantic import ValidationError
 
 from analytics.index import load_spec, parse_spec
-from etl.config import ConfigError
+from etl.model import ConfigError
 
 INDICES = Path(__file__).resolve().parent.parent / "conf" / "indices"
 

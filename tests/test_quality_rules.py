@@ -7,7 +7,7 @@ import pytest
 from pyspark.sql import functions as F
 from pyspark.testing import assertDataFrameEqual
 
-from etl.config import ConfigError
+from etl.model import ConfigError
 from quality.references import MissingReferenceTable, with_found_flags
 from quality.routing import route
 from quality.rules import RuleContext, broken, with_key_counts

@@ -3,7 +3,8 @@
 import pytest
 from click.testing import CliRunner
 
-from etl.config import ConfigError, load_settings
+from etl.config import load_settings
+from etl.model import ConfigError
 from etl.spark import quick_start_conf
 from jobs.cli import main
 

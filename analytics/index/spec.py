@@ -13,9 +13,9 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BeforeValidator, Field, model_validator
 
-from etl.config import ConfigError, read_yaml
+from etl.model import Frozen, parse_model, read_yaml
 
 Id = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
 Direction = Literal["higher_is_better", "lower_is_better"]
@@ -40,11 +40,7 @@ def _fraction(value: Any) -> Any:
 Weight = Annotated[float, BeforeValidator(_fraction), Field(gt=0, le=1)]
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class Indicator(_Frozen):
+class Indicator(Frozen):
     """A leaf. `missing`: what a unit without a value (no row, or NaN) gets --
 
     exclude: nothing; its parent's weights are renormalised over the children present (the only
@@ -81,7 +77,7 @@ class Indicator(_Frozen):
         return self
 
 
-class Child(_Frozen):
+class Child(Frozen):
     ref: Id
     weight: Weight
     # The weight as the source prints it, as a share of the whole index; checked against the
@@ -89,7 +85,7 @@ class Child(_Frozen):
     stated_weight: Weight | None = None
 
 
-class Node(_Frozen):
+class Node(Frozen):
     id: Id
     name_zh: str
     name_en: str
@@ -98,7 +94,7 @@ class Node(_Frozen):
     note: str | None = None
 
 
-class Ranking(_Frozen):
+class Ranking(Frozen):
     """competition: equal scores share the best rank ("1224"); ordinal: ties broken by unit order."""
 
     ties: Literal["competition", "ordinal"]
@@ -106,7 +102,7 @@ class Ranking(_Frozen):
     decimals: int | None = Field(default=None, ge=0)
 
 
-class ThresholdTiers(_Frozen):
+class ThresholdTiers(Frozen):
     """A unit is in the first tier whose threshold its total reaches (score >= threshold)."""
 
     method: Literal["thresholds"]
@@ -122,7 +118,7 @@ class ThresholdTiers(_Frozen):
         return self
 
 
-class NaturalBreakTiers(_Frozen):
+class NaturalBreakTiers(Frozen):
     """Fisher-Jenks natural breaks of the totals into k classes; the first label is the top class."""
 
     method: Literal["natural_breaks"]
@@ -139,7 +135,7 @@ class NaturalBreakTiers(_Frozen):
 Tiers = Annotated[ThresholdTiers | NaturalBreakTiers, Field(discriminator="method")]
 
 
-class WeightPerturbation(_Frozen):
+class WeightPerturbation(Frozen):
     """dirichlet: each node's child weights ~ Dirichlet(concentration * w), mean w (larger = tighter);
     uniform: each weight times U(1 - spread, 1 + spread), then renormalised to sum to 1."""
 
@@ -158,7 +154,7 @@ class WeightPerturbation(_Frozen):
         return self
 
 
-class Uncertainty(_Frozen):
+class Uncertainty(Frozen):
     weights: WeightPerturbation
     normalisations: tuple[Alternative, ...] = Field(min_length=1)
     draws: int = Field(ge=1)
@@ -175,12 +171,12 @@ class Uncertainty(_Frozen):
         return self
 
 
-class AuditSettings(_Frozen):
+class AuditSettings(Frozen):
     # A recovered weight further than this from the stated one is reported as a disagreement.
     weight_tolerance: float = Field(gt=0, lt=1)
 
 
-class IndexSpec(_Frozen):
+class IndexSpec(Frozen):
     id: Id
     name_zh: str
     name_en: str
@@ -340,37 +336,9 @@ def _cycle_from(start: str, nodes: dict[str, Node]) -> list[str] | None:
     return visit(start)
 
 
-def _location(data: Any, loc: tuple) -> str:
-    """`nodes.2.children.0.weight` -> `nodes[base].children[0].weight`, naming list items by their id."""
-    parts, cursor = [], data
-    for step in loc:
-        if isinstance(step, int) and isinstance(cursor, list):
-            item = cursor[step] if step < len(cursor) else None
-            name = item.get("id") if isinstance(item, dict) else None
-            label = item.get("ref") if isinstance(item, dict) and not name else name
-            parts[-1] = f"{parts[-1]}[{label or step}]" if parts else f"[{label or step}]"
-            cursor = item
-        else:
-            parts.append(str(step))
-            cursor = cursor.get(step) if isinstance(cursor, dict) else None
-    return ".".join(parts)
-
-
-def format_errors(source: str, data: Any, exc: ValidationError) -> str:
-    lines = []
-    for err in exc.errors():
-        where = _location(data, tuple(err["loc"]))
-        msg = err["msg"].removeprefix("Value error, ")
-        lines.append(f"{source}: {where}: {msg}" if where else f"{source}: {msg}")
-    return "\n".join(lines)
-
-
 def parse_spec(data: dict, source: str = "<spec>") -> IndexSpec:
     """Validate a spec already read into a dict; `source` names it in errors."""
-    try:
-        return IndexSpec.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError(format_errors(source, data, exc)) from None
+    return parse_model(IndexSpec, data, source)
 
 
 def load_spec(path: str | Path) -> IndexSpec:
