@@ -48,7 +48,7 @@ def _location(data: Any, loc: tuple) -> str:
         if isinstance(step, int) and isinstance(cursor, list):
             item = cursor[step] if step < len(cursor) else None
             name = item.get("id") if isinstance(item, dict) else None
-            label = item.get("ref") if isinstance(item, dict) and not name else name
+            label = (item.get("ref") or item.get("name")) if isinstance(item, dict) and not name else name
             label = label or step
             parts[-1:] = [f"{parts[-1]}[{label}]"] if parts else [f"[{label}]"]
             cursor = item

@@ -22,7 +22,7 @@ from etl import lake
 from etl.config import LOG_FEEDS, Settings, Window
 from etl.tables import GOLD_TABLES, Tables
 from quality.references import with_found_flags
-from quality.rules import RuleContext
+from quality.context import RuleContext
 from quality.runner import Outcome, QualityGateFailed, Validator
 from quality.spec import QualitySpec, load_quality, quality_context_root
 

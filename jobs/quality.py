@@ -18,9 +18,10 @@ from etl.master import build_master
 from etl.pseudonym import key_from_env
 from etl.silver import ConformContext, conform, overlay, to_silver
 from etl.tables import Tables
-from quality.checks import check_activity_shares, check_bronze, check_master, check_silver
+from quality.suites import check_activity_shares, check_bronze, check_master, check_silver
 from quality.routing import route
-from quality.rules import RuleContext, with_key_counts
+from quality.context import RuleContext
+from quality.forms import with_key_counts
 from quality.runner import Outcome, Validator
 from quality.spec import QualitySpec, load_quality, quality_context_root
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from quality.rules import RuleContext, broken, detail
+from quality.context import RuleContext
+from quality.forms import broken, detail
 from quality.spec import Rule
 
 
@@ -23,5 +24,5 @@ def route(candidates: DataFrame, rules: tuple[Rule, ...], ctx: RuleContext) -> D
     for rule in quarantining:
         cond = broken(rule, ctx)
         code = F.when(cond, F.lit(rule.name)) if code is None else code.when(cond, F.lit(rule.name))
-        text = F.when(cond, detail(rule, ctx)) if text is None else text.when(cond, detail(rule, ctx))
+        text = F.when(cond, detail(rule)) if text is None else text.when(cond, detail(rule))
     return candidates.select("*", code.alias("reason_code"), text.alias("reason_detail"))

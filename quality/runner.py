@@ -24,7 +24,8 @@ from pyspark.sql import functions as F  # noqa: E402
 from pyspark.sql import types as T  # noqa: E402
 
 from etl import lake  # noqa: E402
-from quality.rules import RuleContext, duplicate_key_samples, expectations, with_judged_columns, with_key_counts  # noqa: E402
+from quality.context import RuleContext  # noqa: E402
+from quality.forms import duplicate_key_samples, expectations, with_judged_columns, with_key_counts  # noqa: E402
 from quality.spec import QualitySpec, Rule  # noqa: E402
 
 log = logging.getLogger(__name__)
@@ -137,7 +138,7 @@ class Validator:
         """Validate `frame` (staged or cached: GE reads it once per metric group, and once per sample) against `rules`.
 
         `routed`: the frame went through quality.routing, so row rules are judged in
-        precedence order (see quality.rules.expectations).
+        precedence order (see quality.forms.expectations).
         """
         planned = [(rule, expectations(rule, self.ctx, routed)) for rule in rules]
         planned = [(rule, exps) for rule, exps in planned if exps]

@@ -3,76 +3,73 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Discriminator, Field, SerializeAsAny, Tag, ValidationError, model_validator
 
 from etl.config import Settings
 from etl.model import ConfigError, Frozen, load_model
+from quality.checks import CHECKS, CheckKind, kind_of
 
 Action = Literal["quarantine", "warn", "fail"]
-ROW_CHECKS = frozenset({"not_null", "is_null", "between", "in_window", "not_after", "in_set", "credit_code", "whole_number", "exists_in"})
-TABLE_CHECKS = frozenset({"unique", "columns", "volume", "province_share"})
-Check = Literal["not_null", "is_null", "between", "in_window", "not_after", "in_set", "credit_code", "whole_number", "exists_in", "unique", "columns", "volume", "province_share"]
+# keys every rule has; the rest of a rule's keys are its check's arguments (quality.checks)
+COMMON_KEYS = ("name", "check", "action", "doc", "column", "columns", "fail_above_percent")
+
+
+def _error_text(exc: ValidationError) -> str:
+    return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'arguments'}: {e['msg'].removeprefix('Value error, ')}" for e in exc.errors())
 
 
 class Rule(Frozen):
+    """One rule: a check of a registered kind with its typed arguments (`args`), and what a breach does."""
+
     name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
-    check: Check
+    check: str
     action: Action
     doc: str
     column: str | None = None
     columns: tuple[str, ...] | None = None
     fail_above_percent: float | None = Field(default=None, ge=0, le=100)
-    # check arguments
-    min: float | None = None
-    max: float | None = None
-    strict_max: bool = False
-    max_from: str | None = None
-    limit_column: str | None = None
-    values: tuple[str, ...] | None = None
-    reference: str | None = Field(default=None, pattern=r"^[a-z_]+\.[a-z_]+$")
-    among: tuple[str, ...] | None = None
-    table: str | None = Field(default=None, pattern=r"^[a-z_]+\.[a-z_]+$")  # exists_in: a lakehouse table, layer.name
-    key: str | None = None  # exists_in: its column (default: the same name)
-    names: tuple[str, ...] | None = None
-    lookback: int | None = Field(default=None, ge=1)
-    min_ratio: float | None = Field(default=None, gt=0)
-    max_ratio: float | None = Field(default=None, gt=0)
-    max_change_pp: float | None = Field(default=None, gt=0)
+    args: SerializeAsAny[Frozen]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _typed_arguments(cls, data: Any) -> Any:
+        """Everything but the common keys is the check's arguments, validated by its kind's schema."""
+        if not isinstance(data, dict) or "args" in data:
+            return data
+        name = data.get("name", "?")
+        try:
+            kind = kind_of(data.get("check"))
+        except ValueError as exc:
+            raise ValueError(f"rule {name}: {exc}") from None
+        try:
+            args = kind.Args.model_validate({k: v for k, v in data.items() if k not in COMMON_KEYS})
+        except ValidationError as exc:
+            raise ValueError(f"rule {name}: check {kind.name}: {_error_text(exc)}") from None
+        return {**{k: v for k, v in data.items() if k in COMMON_KEYS}, "args": args}
 
     @model_validator(mode="after")
-    def _arguments(self) -> "Rule":
-        def need(*names: str) -> None:
-            missing = [n for n in names if getattr(self, n) is None]
-            if missing:
-                raise ValueError(f"rule {self.name}: check {self.check} needs {', '.join(missing)}")
-
-        if self.check in ROW_CHECKS and (self.column is None) == (self.columns is None):
+    def _targets(self) -> Rule:
+        kind = self.kind
+        given = [k for k in ("column", "columns") if getattr(self, k) is not None]
+        if kind.targets == "column_or_columns" and len(given) != 1:
             raise ValueError(f"rule {self.name}: give exactly one of column, columns")
-        if self.action == "quarantine" and self.check in TABLE_CHECKS:
+        if kind.targets == "columns" and given != ["columns"]:
+            raise ValueError(f"rule {self.name}: check {self.check} needs columns (its key), not column")
+        if kind.targets == "none" and given:
+            raise ValueError(f"rule {self.name}: check {self.check} takes no {given[0]}")
+        if self.action == "quarantine" and not kind.row:
             raise ValueError(f"rule {self.name}: {self.check} is a table check; its action is warn or fail, not quarantine")
-        if self.check == "between" and self.min is None and self.max is None and self.max_from is None:
-            raise ValueError(f"rule {self.name}: between needs min, max or max_from")
-        if self.check == "not_after":
-            need("limit_column")
-        if self.check == "in_set" and (self.values is None) == (self.reference is None):
-            raise ValueError(f"rule {self.name}: in_set needs exactly one of values, reference")
-        if self.check == "unique":
-            need("columns")
-        if self.check == "exists_in":
-            need("table")
-        if self.check == "columns":
-            need("names")
-        if self.check == "volume":
-            need("lookback", "min_ratio", "max_ratio")
-        if self.check == "province_share":
-            need("max_change_pp")
         return self
 
     @property
+    def kind(self) -> CheckKind:
+        return CHECKS[self.check]
+
+    @property
     def is_row_rule(self) -> bool:
-        return self.check in ROW_CHECKS
+        return self.kind.row
 
     @property
     def targets(self) -> tuple[str, ...]:
@@ -84,14 +81,22 @@ class Include(Frozen):
     include: str
 
 
+def _item_kind(value: Any) -> str:
+    return "include" if isinstance(value, (dict, Include)) and (isinstance(value, Include) or "include" in value) else "rule"
+
+
+SuiteItem = Annotated[Annotated[Rule, Tag("rule")] | Annotated[Include, Tag("include")], Discriminator(_item_kind)]
+
+
 class SuiteSpec(Frozen):
-    rules: tuple[Rule | Include, ...]
+    rules: tuple[SuiteItem, ...]
 
 
 class QualityFile(Frozen):
     unexpected_samples: int = Field(ge=0, le=1000)
     context_root: str | None = None
-    rule_sets: dict[str, tuple[Rule, ...]]
+    # named groups of rules, included in suites by `{include: name}`
+    groups: dict[str, tuple[Rule, ...]]
     suites: dict[str, SuiteSpec]
 
 
@@ -124,20 +129,21 @@ def load_quality(settings: Settings, path: Path | None = None) -> QualitySpec:
         rules: list[Rule] = []
         for item in spec.rules:
             if isinstance(item, Include):
-                if item.include not in raw.rule_sets:
-                    problems.append(f"suites.{table}: unknown rule set {item.include!r} (known: {', '.join(sorted(raw.rule_sets))})")
+                if item.include not in raw.groups:
+                    problems.append(f"suites.{table}: unknown group {item.include!r} (known: {', '.join(sorted(raw.groups))})")
                     continue
-                rules.extend(raw.rule_sets[item.include])
+                rules.extend(raw.groups[item.include])
             else:
                 rules.append(item)
         names = [r.name for r in rules]
         for name in sorted({n for n in names if names.count(n) > 1}):
             problems.append(f"suites.{table}: rule {name} is defined more than once")
         for r in rules:
-            if r.max_from is not None and r.max_from not in limits:
-                problems.append(f"suites.{table}.{r.name}.max_from: unknown limit {r.max_from!r} (pipeline.yaml limits: {', '.join(limits)})")
-            if r.reference is not None and r.reference.split(".")[0] not in reference_tables:
-                problems.append(f"suites.{table}.{r.name}.reference: unknown reference table {r.reference.split('.')[0]!r}")
+            max_from, ref = getattr(r.args, "max_from", None), getattr(r.args, "reference", None)
+            if max_from is not None and max_from not in limits:
+                problems.append(f"suites.{table}.{r.name}.max_from: unknown limit {max_from!r} (pipeline.yaml limits: {', '.join(limits)})")
+            if ref is not None and ref.split(".")[0] not in reference_tables:
+                problems.append(f"suites.{table}.{r.name}.reference: unknown reference table {ref.split('.')[0]!r}")
         suites[table] = tuple(rules)
     if problems:
         raise ConfigError("\n".join(f"{path}: {p}" for p in problems))

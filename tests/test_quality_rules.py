@@ -10,7 +10,8 @@ from pyspark.testing import assertDataFrameEqual
 from etl.model import ConfigError
 from quality.references import MissingReferenceTable, with_found_flags
 from quality.routing import route
-from quality.rules import RuleContext, broken, with_key_counts
+from quality.context import RuleContext
+from quality.forms import broken, with_key_counts
 from etl.tables import GOLD_TABLES
 from quality.runner import QualityGateFailed, Validator
 from quality.spec import QualitySpec, Rule, load_quality
@@ -181,9 +182,9 @@ def test_history_rows_and_data_docs_are_written(spark, validator, tmp_path):
 @pytest.mark.parametrize(
     ("edit", "message"),
     [
-        (lambda s: s.replace("check: is_null,", "check: is_nul,", 1), "rule_sets.structure.0"),
+        (lambda s: s.replace("check: is_null,", "check: is_nul,", 1), "groups.structure[malformed_record]: rule malformed_record: unknown check 'is_nul' (known: between, columns, credit_code, exists_in, in_set, in_window, is_null, not_after, not_null, province_share, unique, volume, whole_number)"),
         (lambda s: s.replace("max_from: traffic_bytes", "max_from: traffic_gigabytes"), "max_from: unknown limit 'traffic_gigabytes'"),
-        (lambda s: s.replace("- {include: event_time}", "- {include: event_times}", 1), "unknown rule set 'event_times'"),
+        (lambda s: s.replace("- {include: event_time}", "- {include: event_times}", 1), "suites.silver.logins: unknown group 'event_times' (known: delivery, event_time, structure)"),
         (lambda s: s.replace("reference: apps.app_id", "reference: applications.app_id"), "unknown reference table 'applications'"),
     ],
 )

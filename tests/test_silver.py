@@ -7,7 +7,7 @@ from pyspark.testing import assertDataFrameEqual
 from etl import outcomes
 from etl.silver import ConformContext, conform_traffic, parse_number, parse_timestamp
 from quality.routing import route
-from quality.rules import RuleContext
+from quality.context import RuleContext
 from quality.spec import load_quality
 
 
