@@ -10,7 +10,7 @@ DEMO_SEED ?= 20200630
 # Demo-only pseudonymisation key; real runs take theirs from the environment.
 DEMO_KEY ?= demo-only-key-not-a-secret-0000
 
-.PHONY: setup demo test clean-demo
+.PHONY: setup demo test lint format clean-demo
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -38,6 +38,15 @@ demo: setup
 
 test: setup
 	$(PY) -m pytest
+
+# ruff, configured in pyproject.toml: lint, and a check that the tree is formatted
+lint: $(VENV)/.synced
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(VENV)/.synced
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
 
 clean-demo:
 	rm -rf data lakehouse

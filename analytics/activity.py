@@ -13,18 +13,18 @@ from datetime import timedelta
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from etl.config import Window
+from etl.config import ObservationWindow
 
 DAILY_KEYS = ("credit_code", "platform_id", "activity_date")
 DAILY_MEASURES = ("logins", "users", "compute_core_hours", "storage_bytes", "app_sessions", "bytes_in", "bytes_out", "requests")
 
 
-def local_date(ts: Column, window: Window) -> Column:
+def local_date(ts: Column, window: ObservationWindow) -> Column:
     """The calendar day `ts` (UTC) falls on in the window's time zone."""
     return F.to_date(F.from_utc_timestamp(ts, window.timezone))
 
 
-def in_window(events: DataFrame, window: Window) -> DataFrame:
+def in_window(events: DataFrame, window: ObservationWindow) -> DataFrame:
     """Events inside [window start 00:00, end 24:00) local time; the partition filter on
     silver's `event_date` (one day of slack either side for the zone offset) only prunes files."""
     return events.filter(
@@ -34,7 +34,7 @@ def in_window(events: DataFrame, window: Window) -> DataFrame:
     )
 
 
-def daily_logins(logins: DataFrame, window: Window) -> DataFrame:
+def daily_logins(logins: DataFrame, window: ObservationWindow) -> DataFrame:
     return (
         logins.transform(in_window, window)
         .select("credit_code", "platform_id", local_date(F.col("event_ts"), window).alias("activity_date"), "user_key")
@@ -43,7 +43,7 @@ def daily_logins(logins: DataFrame, window: Window) -> DataFrame:
     )
 
 
-def daily_usage(usage: DataFrame, window: Window) -> DataFrame:
+def daily_usage(usage: DataFrame, window: ObservationWindow) -> DataFrame:
     def kind(name: str) -> Column:
         return F.sum(F.when(F.col("resource_kind") == name, F.col("quantity")))
 
@@ -59,7 +59,7 @@ def daily_usage(usage: DataFrame, window: Window) -> DataFrame:
     )
 
 
-def daily_traffic(traffic: DataFrame, window: Window) -> DataFrame:
+def daily_traffic(traffic: DataFrame, window: ObservationWindow) -> DataFrame:
     return (
         traffic.transform(in_window, window)
         .select("credit_code", "platform_id", local_date(F.col("event_ts"), window).alias("activity_date"), "bytes_in", "bytes_out", "requests")
@@ -68,7 +68,7 @@ def daily_traffic(traffic: DataFrame, window: Window) -> DataFrame:
     )
 
 
-def daily_activity(logins: DataFrame, usage: DataFrame, traffic: DataFrame, window: Window) -> DataFrame:
+def daily_activity(logins: DataFrame, usage: DataFrame, traffic: DataFrame, window: ObservationWindow) -> DataFrame:
     """Gold enterprise x platform x day activity: every signal of the three logs, zeros where a log is silent."""
     joined = (
         daily_logins(logins, window)
@@ -88,7 +88,7 @@ def daily_activity(logins: DataFrame, usage: DataFrame, traffic: DataFrame, wind
     )
 
 
-def daily_app_sessions(usage: DataFrame, window: Window) -> DataFrame:
+def daily_app_sessions(usage: DataFrame, window: ObservationWindow) -> DataFrame:
     """Gold enterprise x platform x day x app sessions: what the industrial-app index reads."""
     return (
         usage.transform(in_window, window)

@@ -24,12 +24,12 @@ from pathlib import Path
 
 import duckdb
 
-from analytics import access, activity, classification
-from analytics.rules import RuleSet, load_classification, parse_expression
+from analytics import access, activity, labelling
+from analytics.rule_sets import RuleSet, load_classification, parse_expression
 from etl import lake
 from etl.config import LOG_FEEDS, load_generator, load_settings
 from etl.spark import build_session
-from etl.tables import Tables
+from etl.catalog import Tables
 from jobs import generate, ingest
 from quality import runner
 
@@ -138,8 +138,8 @@ def bench_scale(spark, base, spec, scale: float, seed: int, work: Path) -> dict:
         lake.overwrite(activity.activity_features(lake.read(spark, f"{scratch}/daily"), lake.read(spark, f"{scratch}/apps")), f"{scratch}/features")
 
     def spark_classify():
-        enterprises = classification.with_features(master, lake.read(spark, f"{scratch}/features"))
-        lake.overwrite(classification.classify(enterprises, rule_set), f"{scratch}/labels")
+        enterprises = labelling.with_features(master, lake.read(spark, f"{scratch}/features"))
+        lake.overwrite(labelling.label_enterprises(enterprises, rule_set), f"{scratch}/labels")
 
     spark_features_s = _timed(spark_features)
     spark_classify_s = _timed(spark_classify)

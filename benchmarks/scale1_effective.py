@@ -40,7 +40,7 @@ TOLERANCE = 0.01
 
 def one_pass(work: Path, k: int, scale: float, seed: int, profile: str) -> dict:
     """Generate, ingest and classify pass `k` of the feed; its figures."""
-    from analytics.rules import load_classification
+    from analytics.rule_sets import load_classification
     from analytics.tracking import git_revision
     from etl.config import load_generator, load_settings
     from etl.spark import build_session

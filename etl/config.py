@@ -26,7 +26,7 @@ LOG_FEEDS = ("logins", "resource_usage", "traffic")
 # --- pipeline.yaml ---------------------------------------------------------------------------
 
 
-class Window(Frozen):
+class ObservationWindow(Frozen):
     start: date
     end: date
     timezone: str
@@ -41,7 +41,7 @@ class Window(Frozen):
         return value
 
     @model_validator(mode="after")
-    def _ordered(self) -> "Window":
+    def _ordered(self) -> "ObservationWindow":
         if self.end < self.start:
             raise ValueError(f"end {self.end} is before start {self.start}")
         return self
@@ -89,7 +89,7 @@ class Tracking(Frozen):
 class Pipeline(Frozen):
     lakehouse_root: str
     landing_root: str
-    window: Window
+    window: ObservationWindow
     ingest: IngestSettings
     limits: Limits
     tables: TableSettings

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
 from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 
@@ -22,6 +25,10 @@ def read(spark: SparkSession, path: str, as_of: int | None = None) -> DataFrame:
     if as_of is not None:
         reader = reader.option("versionAsOf", as_of)
     return reader.load(path)
+
+
+def read_if_exists(spark: SparkSession, path: str) -> DataFrame | None:
+    return read(spark, path) if exists(spark, path) else None
 
 
 def append(df: DataFrame, path: str, partition_by: tuple[str, ...] = ()) -> None:
@@ -59,6 +66,15 @@ def stage(df: DataFrame, path: str) -> DataFrame:
     """
     df.write.mode("overwrite").parquet(path)
     return df.sparkSession.read.parquet(path)
+
+
+@contextmanager
+def scratch(spark: SparkSession, root: str) -> Iterator[Callable[[DataFrame, str], DataFrame]]:
+    """A run's scratch folder: `stage(frame, name)` under it; removed however the run ends."""
+    try:
+        yield lambda frame, name: stage(frame, f"{root}/{name}")
+    finally:
+        remove(spark, root)
 
 
 def remove(spark: SparkSession, path: str) -> None:

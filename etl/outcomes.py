@@ -1,4 +1,4 @@
-"""Split conformed rows into new, updated, duplicate and quarantined, and count them for reconciliation."""
+"""The outcome split: each conformed row is new, an update, a duplicate or quarantined; and the counts that reconcile."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ NEW, UPDATE, DUPLICATE, QUARANTINE = "new", "update", "duplicate", "quarantine"
 DUP_IN_BATCH, DUP_EXISTING = "duplicate_in_batch", "duplicate_existing"
 
 
-def classify(conformed: DataFrame, existing: DataFrame | None, on_existing: str) -> DataFrame:
+def assign(conformed: DataFrame, existing: DataFrame | None, on_existing: str) -> DataFrame:
     """Add `outcome` and `duplicate_of` ('batch' or 'silver').
 
     Within a batch the latest delivery of a key wins; a key already in silver is a

@@ -9,23 +9,7 @@ from pathlib import Path
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import types as T
 
-S = T.StringType()
-SCHEMAS: dict[str, T.StructType] = {
-    "platforms": T.StructType([T.StructField(n, S, n != "platform_id") for n in ("platform_id", "company_name", "platform_name", "province_name")]),
-    "provinces": T.StructType(
-        [T.StructField(n, S, n == "economic_zone") for n in ("province_code", "division_code", "name_zh", "full_name_zh", "name_en", "region", "economic_zone")]
-    ),
-    "economic_zones": T.StructType(
-        [T.StructField("zone_id", S, False), T.StructField("name_zh", S, False), T.StructField("name_en", S, False), T.StructField("table_3_7_order", T.IntegerType(), False)]
-    ),
-    "sections": T.StructType([T.StructField(n, S, False) for n in ("section_code", "name_zh", "name_en")]),
-    "sub_industries": T.StructType(
-        [T.StructField(n, S, n == "section_code") for n in ("sub_industry_id", "name_zh", "name_en", "section_code")]
-        + [T.StructField("table_4_2_rank", T.IntegerType(), False)]
-    ),
-    "apps": T.StructType([T.StructField(n, S, n == "sub_industry_id") for n in ("app_id", "name_zh", "name_en", "kind", "sub_industry_id", "category")]),
-}
-
+from etl.catalog import REFERENCE_TABLES, entry
 
 @lru_cache(maxsize=None)
 def _read(path: Path) -> tuple[dict[str, str], ...]:
@@ -35,7 +19,7 @@ def _read(path: Path) -> tuple[dict[str, str], ...]:
 
 def rows(reference_dir: Path, name: str) -> list[dict[str, str]]:
     """A reference table as plain dicts, for the driver-side logic that needs a few hundred rows at most."""
-    if name not in SCHEMAS:
+    if name not in REFERENCE_TABLES:
         raise KeyError(f"unknown reference table {name!r}")
     return [dict(r) for r in _read(reference_dir / f"{name}.csv")]
 
@@ -47,6 +31,6 @@ def _typed(value: str, field: T.StructField):
 
 
 def to_dataframe(spark: SparkSession, reference_dir: Path, name: str) -> DataFrame:
-    schema = SCHEMAS[name]
+    schema = entry(f"reference.{name}").struct()
     data = [tuple(_typed(r[f.name], f) for f in schema.fields) for r in rows(reference_dir, name)]
     return spark.createDataFrame(data, schema)

@@ -3,7 +3,7 @@
 Spark's text source reads UTF-8 only, but platforms deliver GBK too. The CSV source
 does take an encoding, so a CSV source whose separator and quote are characters that
 never occur in a line reads whole lines verbatim. (The generator writes its files with
-pyarrow: etl.synthetic.landing.)
+pyarrow: etl.synthetic.delivery_files.)
 """
 
 from __future__ import annotations

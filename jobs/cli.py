@@ -208,7 +208,7 @@ def quality(obj, batch_id: str | None) -> None:
 @click.pass_obj
 def classify(obj, rule_set: str | None, truth: str | None) -> None:
     """Label effective enterprises, count them by province, sector, sub-industry and platform; one MLflow run."""
-    from analytics.rules import load_classification
+    from analytics.rule_sets import load_classification
     from jobs import classify as job
     from quality.runner import QualityGateFailed
 

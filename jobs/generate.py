@@ -1,8 +1,9 @@
 """iiap generate: write what the 34 platforms would deliver, plus the ground truth.
 
-Load inputs (conf, reference data) -> process and save, one pass per chunk of enterprises
-(enterprises, activity, faults, dialects -> the chunk's part file of every delivery, its
-truth labels and pass manifest) -> save the truth manifest, merged over the passes written.
+Load (`plan_run`: conf and reference data, once) -> process and save, one pass per chunk of
+enterprises (`write_pass`: enterprises, activity, faults, dialects -> the chunk's part file of
+every delivery, its truth labels and pass manifest) -> save the truth manifest, merged over
+the passes written.
 A run may write some of the passes (`passes`); later runs add the others to the same folder.
 """
 
@@ -21,7 +22,7 @@ from pyspark.sql import functions as F
 
 from etl import reference
 from etl.config import FEED_NAMES, LOG_FEEDS, Generator, Settings
-from etl.synthetic import activity, dialects, faults, landing, population, truth
+from etl.synthetic import delivery_files, dialects, events, faults, population, truth
 
 
 class OutputExists(FileExistsError):
@@ -72,7 +73,7 @@ def _rendered(
     line = dialects.render_text(text, drift)
     structs = [F.when(F.col("platform_id") == p, renderers[(p, feed)].typed_struct()).alias(_struct_column(p, feed)) for p in parquet]
     return shared.add_to(rows.withColumn("feed", F.lit(feed))).select(  # file_column reads the feed
-        "platform_id", "drift", F.lit(1).alias("ord"), "rid", "copy", line.alias("line"), *structs, landing.file_column(extension).alias("file"),
+        "platform_id", "drift", F.lit(1).alias("ord"), "rid", "copy", line.alias("line"), *structs, delivery_files.file_column(extension).alias("file"),
     )
 
 
@@ -119,141 +120,225 @@ def _deliveries(rows: dict[str, DataFrame]) -> list[faults.Delivery]:
     return [faults.Delivery(r.platform_id, r.feed, r.delivery_date) for r in union.distinct().collect()]
 
 
-def run(
-    spark: SparkSession, settings: Settings, gen: Generator, scale: float, seed: int, out: str, progress=lambda msg: None, passes: Sequence[int] | None = None
-) -> GenerateResult:
-    """Write the passes asked for (default: all) of the feed for (config, scale, seed) into OUT."""
-    # --- load inputs ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Plan:
+    """Everything a run needs, derived from conf/ once: vocabularies, dialects, file formats, passes."""
+
+    gen: Generator
+    scale: float
+    seed: int
+    provinces: dict[str, str]
+    general_apps: list[str]
+    specialised: dict[str, list[str]]
+    prefixes: dict[str, str]
+    text_platforms: set[str]
+    parquet_ids: set[str]
+    weekly: list[str]
+    limits: dict[str, float]
+    resource_limits: dict[str, float]
+    shared: dict[str, dialects.SharedValues]
+    renderers: dict[tuple[str, str], dialects.Renderer]
+    formats: dict[str, delivery_files.FileFormat]
+    extension: dict[str, str]
+    landing_dir: str
+    truth_dir: str
+    chunks: list[tuple[int, int]]
+    selected: list[int]
+    propensity: object
+    partitions: int
+    identity: dict
+
+
+def plan_run(spark: SparkSession, settings: Settings, gen: Generator, scale: float, seed: int, out: str, passes: Sequence[int] | None) -> Plan:
     ref = settings.reference_dir
     provinces = {r["province_code"]: r["name_zh"] for r in reference.rows(ref, "provinces")}
     sections_zh = {r["section_code"]: r["name_zh"] for r in reference.rows(ref, "sections")}
     subs_zh = {r["sub_industry_id"]: r["name_zh"] for r in reference.rows(ref, "sub_industries")}
     apps = reference.rows(ref, "apps")
-    general_apps = [a["app_id"] for a in apps if a["kind"] == "general"]
     specialised: dict[str, list[str]] = {}
     for a in apps:
         if a["kind"] == "specialised":
             specialised.setdefault(a["sub_industry_id"], []).append(a["app_id"])
     contracts = settings.contracts
-    prefixes = {p: c.tenant_id_prefix for p, c in contracts.items()}
     text_platforms = {p for p, c in contracts.items() if c.format != "parquet"}
-    parquet_ids = set(contracts) - text_platforms
-    weekly = sorted(p for p, c in contracts.items() if c.delivery_cadence == "weekly")
     window = settings.pipeline.window
     limits = settings.pipeline.limits.model_dump()
-    resource_limits = {k: limits[rk.limit] for k, rk in settings.feeds.resource_kinds.items()}
     unknown = set(gen.platform_weights) ^ set(contracts)
     if unknown:
         raise ValueError(f"generator platform_weights and conf/contracts disagree on platforms: {sorted(unknown)}")
     shared = {feed: dialects.SharedValues() for feed in FEED_NAMES}  # a feed's platforms render from one set of shared values
-    renderers = {(p, feed): dialects.Renderer(settings.feeds, c, feed, sections_zh, subs_zh, shared[feed]) for p, c in contracts.items() for feed in FEED_NAMES}
+    renderers = {
+        (p, feed): dialects.Renderer(settings.feeds, c, feed, sections_zh, subs_zh, shared[feed]) for p, c in contracts.items() for feed in FEED_NAMES
+    }
     formats = {
-        f"{p}/{feed}": landing.FileFormat("parquet", struct_column=_struct_column(p, feed)) if c.format == "parquet" else landing.FileFormat("text", c.encoding, c.compression == "gzip")
+        f"{p}/{feed}": delivery_files.FileFormat("parquet", struct_column=_struct_column(p, feed))
+        if c.format == "parquet"
+        else delivery_files.FileFormat("text", c.encoding, c.compression == "gzip")
         for p, c in contracts.items()
         for feed in FEED_NAMES
     }
-    extension = {p: c.file_extension() for p, c in contracts.items()}
     out_root = out.rstrip("/")
-    landing_dir, truth_dir = f"{out_root}/landing", f"{out_root}/truth"
-    q = population.quotas(gen, scale)
-    chunks = population.chunks(q.enterprises, gen.population.enterprises_per_chunk)
+    chunks = population.chunks(population.quotas(gen, scale).enterprises, gen.population.enterprises_per_chunk)
     selected = sorted(set(range(len(chunks)) if passes is None else passes))
     if not selected or selected[0] < 0 or selected[-1] >= len(chunks):
         raise PassOutOfRange(f"passes {list(passes or [])} asked for, but scale {scale} has {len(chunks)} (0-{len(chunks) - 1})")
-    propensity = population.specialised_propensity(gen)
-    partitions = int(spark.conf.get("spark.sql.shuffle.partitions"))
     identity = {
         "generator": truth.GENERATOR, "scale": scale, "seed": seed,
         "window": {"start": str(window.start), "end": str(window.end), "timezone": window.timezone},
         "passes": len(chunks),
         "config_sha256": truth.config_sha256(gen, settings.feeds, {p: c.model_dump(mode="json") for p, c in contracts.items()}, window, settings.pipeline.limits),
     }
-    _check_output(landing_dir, truth_dir, identity, selected)
+    return Plan(
+        gen, scale, seed, provinces,
+        general_apps=[a["app_id"] for a in apps if a["kind"] == "general"],
+        specialised=specialised,
+        prefixes={p: c.tenant_id_prefix for p, c in contracts.items()},
+        text_platforms=text_platforms,
+        parquet_ids=set(contracts) - text_platforms,
+        weekly=sorted(p for p, c in contracts.items() if c.delivery_cadence == "weekly"),
+        limits=limits,
+        resource_limits={k: limits[rk.limit] for k, rk in settings.feeds.resource_kinds.items()},
+        shared=shared, renderers=renderers, formats=formats,
+        extension={p: c.file_extension() for p, c in contracts.items()},
+        landing_dir=f"{out_root}/landing", truth_dir=f"{out_root}/truth",
+        chunks=chunks, selected=selected,
+        propensity=population.specialised_propensity(gen),
+        partitions=int(spark.conf.get("spark.sql.shuffle.partitions")),
+        identity=identity,
+    )
 
-    # --- process and save, one pass per chunk of enterprises ------------------------------------
-    file_faults = faults.FileFaults.none()  # chosen in pass 00, injected into its files only
-    written: list[tuple[str, int, int]] = []
-    for i, k in enumerate(selected, start=1):
-        ids = chunks[k]
-        step = f"[{i}/{len(selected)}: pass {faults.part_name(k)} of 00-{faults.part_name(len(chunks) - 1)}] enterprises {ids[0]:,}-{ids[1] - 1:,}" if len(chunks) > 1 else "enterprises"
-        progress(f"{step}: enterprises, memberships and activity")
-        ents = population.enterprises(spark, gen, provinces, scale, seed, ids).persist(StorageLevel.MEMORY_AND_DISK)
-        members = population.memberships(ents, gen, prefixes, seed, window.start - timedelta(days=2))
-        days = activity.enterprise_days(ents, gen, window, seed).persist(StorageLevel.MEMORY_AND_DISK)  # all three log feeds are made from it
-        canonical = {
-            "roster": activity.roster(members, window),
-            "logins": _with_log_keys(activity.logins(days, gen, gen.channels, seed), prefixes, weekly).withColumn("user_id", F.concat_ws("-", "tenant_id", "user_suffix")),
-            "resource_usage": _with_log_keys(activity.resource_usage(days, gen, general_apps, specialised, propensity, seed), prefixes, weekly),
-            "traffic": _with_log_keys(activity.traffic(days, gen, seed), prefixes, weekly),
-        }
-        if k == 0:  # redelivered and drifted files are picked among the first pass's deliveries
-            progress("choosing redelivered and drifted files")
-            # held for the deliveries' listing and the rows below; other passes read them once
-            canonical = _checkpointed(canonical)
-            counts = (gen.faults.redelivered_files, gen.faults.renamed_column_files, gen.faults.extra_column_files)
-            file_faults = faults.choose_file_faults(_deliveries(canonical), text_platforms, counts, seed)
-        chunk_faults = file_faults if k == 0 else faults.FileFaults.none()
-        drift_by_feed = {
-            feed: {p: {kind for kind, ds in (("rename", chunk_faults.rename), ("extra", chunk_faults.extra)) for d in ds if d.feed == feed and d.platform_id == p} for p in contracts}
-            for feed in FEED_NAMES
-        }
-        labelled_rows: dict[str, DataFrame] = {}
-        for feed in FEED_NAMES:
-            labelled = faults.assign(canonical[feed], feed, gen.faults.rows, text_platforms, chunk_faults, seed)
-            labelled = faults.apply_values(labelled, feed, limits, resource_limits)
-            if feed == "roster":
-                labelled = labelled.unionByName(faults.invalid_code_tenants(canonical["roster"], gen.faults.invalid_credit_code_rate, seed))
-            labelled_rows[feed] = faults.expand_copies(labelled, chunk_faults, feed, faults.part_name(k))
-        rows = _checkpointed(labelled_rows)  # held: the text and Parquet writes, the CSV headers and the truth counts read them
 
-        days.unpersist()  # the held rows have it
-        progress(f"{step}: writing the delivery files")
-        order = ["ord", "rid", "copy"]
-        rendered = {feed: _rendered(rows[feed], feed, renderers, shared[feed], drift_by_feed[feed], extension) for feed in FEED_NAMES}
-        text = [r.filter(F.col("platform_id").isin(sorted(text_platforms))).select("file", *order, "line") for r in rendered.values()]
-        headers = [h for feed in FEED_NAMES if (h := _headers(rendered[feed], feed, renderers, drift_by_feed[feed])) is not None]
-        # apart from the text: a row then carries only its own kind's columns to the writer
-        structs = {feed: [c for p in sorted(parquet_ids) if (c := _struct_column(p, feed)) in r.columns] for feed, r in rendered.items()}
-        parquet = [r.filter(F.col("platform_id").isin(sorted(parquet_ids))).select("file", *order, *structs[feed]) for feed, r in rendered.items() if structs[feed]]
-        # a pass's own folder, so that a pass written again (after an interrupted run) replaces its rows
-        truth_rows = ents.select("credit_code", "archetype", "effective", "province_code", "division_code", "section_code", "sub_industry_id", "platforms", "n_platforms")
-        writes = {
-            "text": lambda: landing.write_files(_union([*text, *headers]), landing_dir, formats, order, partitions),
-            "parquet": lambda: landing.write_files(_union(parquet), landing_dir, formats, order, partitions) if parquet else [],
-            "truth": lambda: truth_rows.write.mode("overwrite").parquet(f"{truth_dir}/enterprises/pass={faults.part_name(k)}"),
-        }
-        done = _at_once(writes)
-        files = sorted([*done["text"], *done["parquet"]])
+def canonical_rows(spark: SparkSession, settings: Settings, plan: Plan, ids: tuple[int, int]) -> tuple[DataFrame, DataFrame, dict[str, DataFrame]]:
+    """A pass's enterprises (held), their days (held) and the four canonical feeds made from them."""
+    gen, seed, window, prefixes, weekly = plan.gen, plan.seed, settings.pipeline.window, plan.prefixes, plan.weekly
+    ents = population.enterprises(spark, gen, plan.provinces, plan.scale, seed, ids).persist(StorageLevel.MEMORY_AND_DISK)
+    members = population.memberships(ents, gen, prefixes, seed, window.start - timedelta(days=2))
+    days = events.enterprise_days(ents, gen, window, seed).persist(StorageLevel.MEMORY_AND_DISK)  # all three log feeds are made from it
+    logins = _with_log_keys(events.logins(days, gen, gen.channels, seed), prefixes, weekly)
+    usage = events.resource_usage(days, gen, plan.general_apps, plan.specialised, plan.propensity, seed)
+    canonical = {
+        "roster": events.roster(members, window),
+        "logins": logins.withColumn("user_id", F.concat_ws("-", "tenant_id", "user_suffix")),
+        "resource_usage": _with_log_keys(usage, prefixes, weekly),
+        "traffic": _with_log_keys(events.traffic(days, gen, seed), prefixes, weekly),
+    }
+    return ents, days, canonical
+
+
+def labelled_rows(plan: Plan, canonical: dict[str, DataFrame], chunk_faults: faults.FileFaults, k: int) -> dict[str, DataFrame]:
+    """Each feed's rows with their faults applied and the outcome the ingest must reach, held for the writes."""
+    rows_faults, out = plan.gen.faults, {}
+    for feed in FEED_NAMES:
+        labelled = faults.assign(canonical[feed], feed, rows_faults.rows, plan.text_platforms, chunk_faults, plan.seed)
+        labelled = faults.apply_values(labelled, feed, plan.limits, plan.resource_limits)
+        if feed == "roster":
+            labelled = labelled.unionByName(faults.invalid_code_tenants(canonical["roster"], rows_faults.invalid_credit_code_rate, plan.seed))
+        out[feed] = faults.expand_copies(labelled, chunk_faults, feed, faults.part_name(k))
+    return _checkpointed(out)  # held: the text and Parquet writes, the CSV headers and the truth counts read them
+
+
+def _drift(plan: Plan, chunk_faults: faults.FileFaults) -> dict[str, dict[str, set[str]]]:
+    """Per feed and platform: the column drifts (rename, extra) its deliveries carry in this pass."""
+    kinds = (("rename", chunk_faults.rename), ("extra", chunk_faults.extra))
+    return {
+        feed: {p: {kind for kind, ds in kinds for d in ds if d.feed == feed and d.platform_id == p} for p in plan.prefixes}
+        for feed in FEED_NAMES
+    }
+
+
+def write_deliveries(plan: Plan, rows: dict[str, DataFrame], ents: DataFrame, drift: dict[str, dict[str, set[str]]], k: int) -> list[tuple[str, int, int]]:
+    """Render and write the pass's part file of every delivery, and its truth rows, at once."""
+    order = ["ord", "rid", "copy"]
+    rendered = {feed: _rendered(rows[feed], feed, plan.renderers, plan.shared[feed], drift[feed], plan.extension) for feed in FEED_NAMES}
+    text = [r.filter(F.col("platform_id").isin(sorted(plan.text_platforms))).select("file", *order, "line") for r in rendered.values()]
+    headers = [h for feed in FEED_NAMES if (h := _headers(rendered[feed], feed, plan.renderers, drift[feed])) is not None]
+    # apart from the text: a row then carries only its own kind's columns to the writer
+    structs = {feed: [c for p in sorted(plan.parquet_ids) if (c := _struct_column(p, feed)) in r.columns] for feed, r in rendered.items()}
+    parquet = [
+        r.filter(F.col("platform_id").isin(sorted(plan.parquet_ids))).select("file", *order, *structs[feed])
+        for feed, r in rendered.items()
+        if structs[feed]
+    ]
+    # a pass's own folder, so that a pass written again (after an interrupted run) replaces its rows
+    truth_rows = ents.select("credit_code", "archetype", "effective", "province_code", "division_code", "section_code", "sub_industry_id", "platforms", "n_platforms")
+    landing_dir, formats, partitions = plan.landing_dir, plan.formats, plan.partitions
+    writes = {
+        "text": lambda: delivery_files.write_files(_union([*text, *headers]), landing_dir, formats, order, partitions),
+        "parquet": lambda: delivery_files.write_files(_union(parquet), landing_dir, formats, order, partitions) if parquet else [],
+        "truth": lambda: truth_rows.write.mode("overwrite").parquet(f"{plan.truth_dir}/enterprises/pass={faults.part_name(k)}"),
+    }
+    done = _at_once(writes)
+    return sorted([*done["text"], *done["parquet"]])
+
+
+def pass_manifest(plan: Plan, k: int, ents: DataFrame, rows: dict[str, DataFrame], chunk_faults: faults.FileFaults, files: list) -> dict:
+    """What the pass holds: enterprises by archetype, rows by feed and outcome, file faults, files."""
+    outcome_counts: dict[str, Counter] = {feed: Counter() for feed in FEED_NAMES}
+    for r in _union([df.select(F.lit(feed).alias("feed"), "outcome") for feed, df in rows.items()]).groupBy("feed", "outcome").count().collect():
+        outcome_counts[r.feed][r.outcome] += r["count"]
+    archetypes = {r.archetype: (r["count"], r.effective) for r in ents.groupBy("archetype", "effective").count().collect()}
+    named = (("redelivered", chunk_faults.resend), ("renamed_column", chunk_faults.rename), ("extra_column", chunk_faults.extra))
+    return {
+        **plan.identity,
+        "pass": k,
+        "enterprise_ids": list(plan.chunks[k]),
+        "enterprises": sum(n for n, _ in archetypes.values()),
+        "effective": sum(n for n, e in archetypes.values() if e),
+        "archetypes": {a: n for a, (n, _) in sorted(archetypes.items())},
+        "outcomes": {feed: dict(sorted(c.items())) for feed, c in outcome_counts.items()},
+        "file_faults": {name: sorted(f"{d.platform_id}/{d.feed}/{d.delivery_date}" for d in ds) for name, ds in named},
+        "files": len(files),
+        "bytes": sum(b for _, _, b in files),
+    }
+
+
+def write_pass(spark: SparkSession, settings: Settings, plan: Plan, k: int, file_faults: faults.FileFaults, step: str, progress):
+    """One pass of enterprises: its rows, its part file of every delivery, its truth; the manifest last, once complete.
+
+    Returns the files written and the file faults (chosen in pass 00, injected into its files only).
+    """
+    progress(f"{step}: enterprises, memberships and activity")
+    ents, days, canonical = canonical_rows(spark, settings, plan, plan.chunks[k])
+    if k == 0:  # redelivered and drifted files are picked among the first pass's deliveries
+        progress("choosing redelivered and drifted files")
+        # held for the deliveries' listing and the rows below; other passes read them once
+        canonical = _checkpointed(canonical)
+        f = plan.gen.faults
+        file_faults = faults.choose_file_faults(_deliveries(canonical), plan.text_platforms, (f.redelivered_files, f.renamed_column_files, f.extra_column_files), plan.seed)
+    chunk_faults = file_faults if k == 0 else faults.FileFaults.none()
+    rows = labelled_rows(plan, canonical, chunk_faults, k)
+    days.unpersist()  # the held rows have it
+    progress(f"{step}: writing the delivery files")
+    files = write_deliveries(plan, rows, ents, _drift(plan, chunk_faults), k)
+    manifest = pass_manifest(plan, k, ents, rows, chunk_faults, files)
+    for df in (*rows.values(), *canonical.values(), ents):
+        df.unpersist()
+    truth.write_json(truth.pass_path(plan.truth_dir, faults.part_name(k)), manifest)  # written last: the pass is complete once it exists
+    progress(f"{step}: {len(files):,} files written")
+    return files, file_faults
+
+
+def _step(plan: Plan, i: int, k: int) -> str:
+    if len(plan.chunks) == 1:
+        return "enterprises"
+    ids, last = plan.chunks[k], faults.part_name(len(plan.chunks) - 1)
+    return f"[{i}/{len(plan.selected)}: pass {faults.part_name(k)} of 00-{last}] enterprises {ids[0]:,}-{ids[1] - 1:,}"
+
+
+def run(
+    spark: SparkSession, settings: Settings, gen: Generator, scale: float, seed: int, out: str, progress=lambda msg: None, passes: Sequence[int] | None = None
+) -> GenerateResult:
+    """Write the passes asked for (default: all) of the feed for (config, scale, seed) into OUT."""
+    plan = plan_run(spark, settings, gen, scale, seed, out, passes)
+    _check_output(plan.landing_dir, plan.truth_dir, plan.identity, plan.selected)
+    file_faults, written = faults.FileFaults.none(), []
+    for i, k in enumerate(plan.selected, start=1):
+        files, file_faults = write_pass(spark, settings, plan, k, file_faults, _step(plan, i, k), progress)
         written += files
-        outcome_counts: dict[str, Counter] = {feed: Counter() for feed in FEED_NAMES}
-        for r in _union([df.select(F.lit(feed).alias("feed"), "outcome") for feed, df in rows.items()]).groupBy("feed", "outcome").count().collect():
-            outcome_counts[r.feed][r.outcome] += r["count"]
-        archetypes = {r.archetype: (r["count"], r.effective) for r in ents.groupBy("archetype", "effective").count().collect()}
-        for df in (*rows.values(), *canonical.values(), ents):
-            df.unpersist()
-        # written last: the pass is complete once its manifest exists
-        truth.write_json(truth.pass_path(truth_dir, faults.part_name(k)), {
-            **identity,
-            "pass": k,
-            "enterprise_ids": list(ids),
-            "enterprises": sum(n for n, _ in archetypes.values()),
-            "effective": sum(n for n, e in archetypes.values() if e),
-            "archetypes": {a: n for a, (n, _) in sorted(archetypes.items())},
-            "outcomes": {feed: dict(sorted(c.items())) for feed, c in outcome_counts.items()},
-            "file_faults": {
-                name: sorted(f"{d.platform_id}/{d.feed}/{d.delivery_date}" for d in ds)
-                for name, ds in (("redelivered", chunk_faults.resend), ("renamed_column", chunk_faults.rename), ("extra_column", chunk_faults.extra))
-            },
-            "files": len(files),
-            "bytes": sum(b for _, _, b in files),
-        })
-        progress(f"{step}: {len(files):,} files written")
-
-    # --- save outputs: the truth manifest over all passes written to OUT so far ---------------
     progress("writing ground truth")
-    manifest = truth.merge(truth.read_passes(truth_dir), FEED_NAMES)
-    truth.write_json(f"{truth_dir}/manifest.json", manifest)
-    return GenerateResult(landing_dir, truth_dir, len(written), manifest)
+    manifest = truth.merge(truth.read_passes(plan.truth_dir), FEED_NAMES)
+    truth.write_json(f"{plan.truth_dir}/manifest.json", manifest)
+    return GenerateResult(plan.landing_dir, plan.truth_dir, len(written), manifest)
 
 
 def _check_output(landing_dir: str, truth_dir: str, identity: dict, selected: list[int]) -> None:
@@ -261,7 +346,7 @@ def _check_output(landing_dir: str, truth_dir: str, identity: dict, selected: li
     done = truth.read_passes(truth_dir)
     if not done:
         for path in (landing_dir, truth_dir):
-            if not landing.is_empty(path):
+            if not delivery_files.is_empty(path):
                 raise OutputExists(f"{path} already holds files; give a new --out, or remove it first (a feed is never mixed with an older one)")
         return
     conflicts = truth.identity_conflicts(identity, done)
@@ -271,7 +356,7 @@ def _check_output(landing_dir: str, truth_dir: str, identity: dict, selected: li
     if again:
         raise OutputExists(f"passes {', '.join(faults.part_name(k) for k in again)} are already in {truth_dir}/passes; a pass is never written twice (give a new --out for another feed)")
     parts = {faults.part_name(k) for k in selected} | ({faults.RESEND_PART} if 0 in selected else set())
-    left = landing.files_of_parts(landing_dir, parts)
+    left = delivery_files.files_of_parts(landing_dir, parts)
     if left:
         raise OutputExists(
             f"{len(left):,} file{'s' if len(left) != 1 else ''} of passes {', '.join(sorted(parts))} are in {landing_dir} (e.g. {left[0]}) from a run that did not finish "

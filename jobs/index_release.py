@@ -31,11 +31,11 @@ from etl.model import Frozen
 from etl import lake
 from etl.config import Settings
 from etl.model import ConfigError, load_model
-from etl.tables import Tables
+from etl.catalog import MissingInput, Tables, read_by
 
 RELEASE_FILE = Path("indices") / "release.yaml"
 EXPERIMENT = "index-release"
-GOLD_INPUTS = ("enterprise_labels", "app_sessions_daily")
+GOLD_INPUTS = tuple(t.id for t in read_by("release"))  # gold.app_sessions_daily, gold.enterprise_labels
 # lakehouse indicator -> the reference tables and gold table its transform reads (beyond the unit vocabulary)
 LAKEHOUSE_INDICATORS = {
     "platforms": ("reference.platforms",),
@@ -50,10 +50,6 @@ TABLES, CONF, CHARTS = "tables", "conf", "charts"
 RELEASE_ARTIFACT = "release.yaml"
 INDICATOR_TABLE = "indicators.csv"
 INDICATOR_COLUMNS = ["index", "unit", "indicator", "period", "value", "source"]
-
-
-class MissingInput(LookupError):
-    """An input table of the release does not exist (yet)."""
 
 
 class ReproductionError(LookupError):
@@ -135,20 +131,12 @@ def sha256(path: Path) -> str:
 # --- load ---------------------------------------------------------------------------------------
 
 
-def input_paths(tables: Tables, config: ReleaseConfig) -> dict[str, str]:
-    return {f"reference.{t}": tables.reference(t) for t in config.reference_tables()} | {f"gold.{g}": tables.gold(g) for g in GOLD_INPUTS}
+def input_ids(config: ReleaseConfig) -> list[str]:
+    """The reference tables the config names, and the gold tables the lakehouse indicators read."""
+    return [f"reference.{t}" for t in config.reference_tables()] + list(GOLD_INPUTS)
 
 
-def input_versions(spark: SparkSession, tables: Tables, config: ReleaseConfig) -> dict[str, int]:
-    """The Delta version of every input, read once: the release reads exactly these snapshots."""
-    versions = {}
-    for name, path in input_paths(tables, config).items():
-        v = lake.version(spark, path)
-        if v is None:
-            hint = "iiap classify" if name.startswith("gold.") else "iiap reference (or iiap ingest)"
-            raise MissingInput(f"{name} ({path}) does not exist: run {hint} first")
-        versions[name] = v
-    return versions
+MISSING_HINT = {"reference": "iiap reference (or iiap ingest)", "gold": "iiap classify"}
 
 
 @dataclass(frozen=True)
@@ -173,14 +161,14 @@ def load_inputs(spark: SparkSession, settings: Settings, release_path: Path, con
             raise ConfigError(f"{release_path}: spec id {spec.id!r} is released twice")
         specs[spec.id], files[spec.id] = spec, entry.spec
     t = Tables(settings)
-    paths = input_paths(t, config)
+    names = input_ids(config)
     if versions is None:
-        versions = input_versions(spark, t, config)
-    missing = sorted(set(paths) - set(versions))
+        versions = t.pin(spark, names, MISSING_HINT)
+    missing = sorted(set(names) - set(versions))
     if missing:
         raise ReproductionError(f"no recorded Delta version for input(s) {', '.join(missing)}")
-    frames = {name: lake.read(spark, path, versions[name]) for name, path in paths.items()}
-    return Inputs(conf_root, release_path, config, specs, files, {k: versions[k] for k in paths}, frames)
+    frames = {name: lake.read(spark, t.path(name), versions[name]) for name in names}
+    return Inputs(conf_root, release_path, config, specs, files, {k: versions[k] for k in names}, frames)
 
 
 # --- process ------------------------------------------------------------------------------------
@@ -242,66 +230,84 @@ def _external(inputs: Inputs, entry, spec: IndexSpec, period: str, unit_names: l
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame({c: pd.Series(dtype=float if c == "value" else object) for c in ind.EXTERNAL_COLUMNS})
 
 
+class _ReferenceTables:
+    """The reference tables a release reads, as pandas, each converted once (a few hundred rows at most)."""
+
+    def __init__(self, inputs: Inputs):
+        self.inputs, self.cache = inputs, {}
+
+    def __call__(self, name: str) -> pd.DataFrame:
+        if name not in self.cache:
+            self.cache[name] = self.inputs.frames[f"reference.{name}"].toPandas()
+        return self.cache[name]
+
+
+def indicator_table(
+    inputs: Inputs, entry: IndexEntry, spec: IndexSpec, period: str, reference_table, release: Release
+) -> tuple[pd.DataFrame, list[str]]:
+    """One index's long indicator table (its lakehouse indicators, with their sources, and its external CSVs) and its units."""
+    vocab = inputs.config.units[entry.unit]
+    reference = reference_table(vocab.table).sort_values(vocab.order, kind="stable")
+    unit_names = reference[vocab.name].astype(str).tolist()
+    release.labels[spec.id] = dict(zip(unit_names, reference[vocab.label].astype(str), strict=True))
+    units = ind.unit_vocabulary(inputs.frames[f"reference.{vocab.table}"], vocab.key, vocab.name)
+    lakehouse_ids = [i.id for i in spec.indicators if i.source == "lakehouse"]
+    fed = [i for i in lakehouse_ids if i in LAKEHOUSE_INDICATORS]
+    unfed = [i for i in lakehouse_ids if i not in LAKEHOUSE_INDICATORS]
+    if unfed:
+        release.notes.append(f"{spec.id}: no lakehouse transform for {', '.join(unfed)}")
+    lake_rows = ind.collect_long(_lakehouse_frames(fed, inputs, vocab, units), period)
+    read = (f"reference.{vocab.table}",)
+    lake_rows["source"] = lake_rows["indicator"].map(
+        lambda i: "lakehouse " + " ".join(f"{t}@v{inputs.versions[t]}" for t in (*read, *LAKEHOUSE_INDICATORS[i]))
+    )
+    for name in COUNTED:
+        if name in fed:
+            release.metrics[f"{spec.id}.sum.{name}"] = float(lake_rows.loc[lake_rows["indicator"] == name, "value"].sum())
+    external = _external(inputs, entry, spec, period, unit_names)
+    table = pd.concat([lake_rows, external], ignore_index=True) if len(external) else lake_rows
+    return table.assign(index=spec.id)[INDICATOR_COLUMNS], unit_names
+
+
+def score_index(
+    inputs: Inputs, entry: IndexEntry, spec: IndexSpec, table: pd.DataFrame, unit_names: list[str], reference_table, release: Release
+) -> None:
+    """Scores, the group comparison and the rank uncertainty of one index, into the release."""
+    result = compute(spec, table[["unit", "indicator", "period", "value"]], units=unit_names)
+    release.scores[spec.id] = result.scores
+    release.tables[f"{spec.id}/scores.csv"] = _csv(result.scores)
+    release.notes += [f"{spec.id}: {m}" for m in result.report.messages()]
+    if entry.groups is not None:
+        g, vocab = entry.groups, inputs.config.units[entry.unit]
+        members = reference_table(g.table)
+        grouping = pd.DataFrame({"unit": members[vocab.name], "group": members[g.column]})
+        order = reference_table(g.order_table).sort_values(g.order_by, kind="stable")[g.order_name].tolist()
+        release.tables[f"{spec.id}/groups.csv"] = _csv(group_comparison(result, grouping, order))
+    if spec.uncertainty is not None:
+        spread = rank_uncertainty(result, inputs.config.uncertainty.draws, inputs.config.uncertainty.seed)
+        release.tables[f"{spec.id}/uncertainty.csv"] = _csv(spread)
+    release.metrics |= {
+        f"{spec.id}.units": float(len(result.scores)),
+        f"{spec.id}.units_ranked": float(result.scores["total"].notna().sum()),
+        f"{spec.id}.coverage_mean": float(result.scores["coverage"].mean()),
+        f"{spec.id}.coverage_min": float(result.scores["coverage"].min()),
+        f"{spec.id}.indicators_absent": float(len(result.report.absent_indicators)),
+        f"{spec.id}.indicator_rows": float(table["value"].notna().sum()),
+    }
+
+
 def build(inputs: Inputs, progress=lambda msg: None) -> Release:
     """Every output of the release from the pinned inputs: a pure function of the files and versions."""
-    config = inputs.config
     lineage = classification_lineage(inputs.frames["gold.enterprise_labels"])
-    period = datetime.fromisoformat(lineage["window_end"]).strftime(config.period_format)
-    release = Release(period=period, classification=lineage)
-    used, small = [], {}
-
-    def reference_table(name: str) -> pd.DataFrame:
-        if name not in small:
-            small[name] = inputs.frames[f"reference.{name}"].toPandas()  # a reference table: a few hundred rows at most
-        return small[name]
-
-    for entry in config.indices:
+    period = datetime.fromisoformat(lineage["window_end"]).strftime(inputs.config.period_format)
+    release, reference_table, used = Release(period=period, classification=lineage), _ReferenceTables(inputs), []
+    for entry in inputs.config.indices:
         spec = next(s for s in inputs.specs.values() if inputs.spec_files[s.id] == entry.spec)
-        vocab = config.units[entry.unit]
         progress(f"{spec.id}: indicators per {entry.unit}")
-        reference = reference_table(vocab.table).sort_values(vocab.order, kind="stable")
-        unit_names = reference[vocab.name].astype(str).tolist()
-        release.labels[spec.id] = dict(zip(unit_names, reference[vocab.label].astype(str)))
-        units = ind.unit_vocabulary(inputs.frames[f"reference.{vocab.table}"], vocab.key, vocab.name)
-        lakehouse_ids = [i.id for i in spec.indicators if i.source == "lakehouse"]
-        fed = [i for i in lakehouse_ids if i in LAKEHOUSE_INDICATORS]
-        unfed = [i for i in lakehouse_ids if i not in LAKEHOUSE_INDICATORS]
-        if unfed:
-            release.notes.append(f"{spec.id}: no lakehouse transform for {', '.join(unfed)}")
-        lake_rows = ind.collect_long(_lakehouse_frames(fed, inputs, vocab, units), period)
-        lake_rows["source"] = lake_rows["indicator"].map(
-            lambda i: "lakehouse " + " ".join(f"{t}@v{inputs.versions[t]}" for t in (f"reference.{vocab.table}", *LAKEHOUSE_INDICATORS[i]))
-        )
-        external = _external(inputs, entry, spec, period, unit_names)
-        table = pd.concat([lake_rows, external], ignore_index=True) if len(external) else lake_rows
-        used.append(table.assign(index=spec.id)[INDICATOR_COLUMNS])
-
+        table, unit_names = indicator_table(inputs, entry, spec, period, reference_table, release)
+        used.append(table)
         progress(f"{spec.id}: scores, groups, uncertainty")
-        result = compute(spec, table[["unit", "indicator", "period", "value"]], units=unit_names)
-        release.scores[spec.id] = result.scores
-        release.tables[f"{spec.id}/scores.csv"] = _csv(result.scores)
-        release.notes += [f"{spec.id}: {m}" for m in result.report.messages()]
-        if entry.groups is not None:
-            g = entry.groups
-            members = reference_table(g.table)
-            grouping = pd.DataFrame({"unit": members[vocab.name], "group": members[g.column]})
-            order = reference_table(g.order_table).sort_values(g.order_by, kind="stable")[g.order_name].tolist()
-            release.tables[f"{spec.id}/groups.csv"] = _csv(group_comparison(result, grouping, order))
-        if spec.uncertainty is not None:
-            spread = rank_uncertainty(result, config.uncertainty.draws, config.uncertainty.seed)
-            release.tables[f"{spec.id}/uncertainty.csv"] = _csv(spread)
-        ranked = result.scores["total"].notna()
-        release.metrics |= {
-            f"{spec.id}.units": float(len(result.scores)),
-            f"{spec.id}.units_ranked": float(ranked.sum()),
-            f"{spec.id}.coverage_mean": float(result.scores["coverage"].mean()),
-            f"{spec.id}.coverage_min": float(result.scores["coverage"].min()),
-            f"{spec.id}.indicators_absent": float(len(result.report.absent_indicators)),
-            f"{spec.id}.indicator_rows": float(table["value"].notna().sum()),
-        }
-        for name in COUNTED:
-            if name in fed:
-                release.metrics[f"{spec.id}.sum.{name}"] = float(lake_rows.loc[lake_rows["indicator"] == name, "value"].sum())
+        score_index(inputs, entry, spec, table, unit_names, reference_table, release)
     indicators = pd.concat(used, ignore_index=True)
     release.tables[INDICATOR_TABLE] = _csv(indicators)
     release.metrics["indicator_rows"] = float(len(indicators))

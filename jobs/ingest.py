@@ -1,9 +1,9 @@
 """iiap ingest: new landing files -> bronze -> silver (+ quarantine), reconciled and audited.
 
-Load inputs (landing listing, file manifest, rosters) -> process (parse, conform,
-classify) -> save (bronze, silver, quarantine, enterprise master, audit, manifest).
-A batch is all-or-nothing: its start records every table's version, and an
-unfinished batch is rolled back to them by `--recover`.
+Load (the new landing files) -> process (parse, conform, route and validate every feed:
+etl.pipeline) -> save (bronze, quarantine, silver, enterprise master, audit, manifest).
+A batch is all-or-nothing: its start records every table's version, and an unfinished
+batch is rolled back to them by `--recover`.
 """
 
 from __future__ import annotations
@@ -16,24 +16,21 @@ from functools import reduce
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
-from pyspark.sql import types as T
 
-from etl import lake, outcomes, reference
+from etl import lake, reference
 from etl.bronze import read_raw, to_bronze
+from etl.catalog import Tables
 from etl.config import FEED_NAMES, Settings
 from etl.landing import LandingFile, discover
 from etl.master import build_master
+from etl.outcomes import NEW, UPDATE, count_outcomes
+from etl.pipeline import FeedPipeline, ValidatedFeed, validate_feed
 from etl.pseudonym import key_from_env
-from etl.silver import ConformContext, conform, overlay, to_silver
-from etl.tables import PARTITIONS, QUARANTINE_SCHEMA, Tables
+from etl.reconcile import FeedCounts, reconcile
 from jobs import reference as reference_job
-from quality.suites import check_activity_shares, check_bronze, check_master, check_silver
-from quality.routing import route
-from quality.context import RuleContext
-from quality.forms import with_key_counts
 from quality.runner import Outcome, QualityGateFailed, Validator
-from quality.spec import QualitySpec, load_quality, quality_context_root
-
+from quality.spec import QualitySpec, load_quality
+from quality.suites import check_master
 
 
 class IncompleteBatch(RuntimeError):
@@ -42,26 +39,6 @@ class IncompleteBatch(RuntimeError):
 
 class ReconciliationError(RuntimeError):
     """Rows read do not equal rows written + quarantined + duplicates."""
-
-
-@dataclass
-class FeedCounts:
-    files: int = 0
-    rows_read: int = 0
-    new: int = 0
-    update: int = 0
-    quarantine: int = 0
-    duplicate_in_batch: int = 0
-    duplicate_existing: int = 0
-    split_mismatch: int = 0  # platforms whose classified rows differ from their bronze rows
-
-    @property
-    def duplicates(self) -> int:
-        return self.duplicate_in_batch + self.duplicate_existing
-
-    @property
-    def reconciled(self) -> bool:
-        return self.split_mismatch == 0 and self.rows_read == self.new + self.update + self.quarantine + self.duplicates
 
 
 @dataclass
@@ -75,38 +52,49 @@ class IngestResult:
     quality_docs: str | None = None
 
 
-BATCH_SCHEMA = T.StructType(
-    [
-        T.StructField("batch_id", T.StringType(), False),
-        T.StructField("status", T.StringType(), False),
-        T.StructField("at", T.TimestampType(), False),
-        T.StructField("files", T.IntegerType(), False),
-        T.StructField("table_versions", T.MapType(T.StringType(), T.LongType()), True),
-    ]
-)
-MANIFEST_SCHEMA = T.StructType(
-    [
-        T.StructField("path", T.StringType(), False),
-        T.StructField("relative_path", T.StringType(), False),
-        T.StructField("platform_id", T.StringType(), True),
-        T.StructField("feed", T.StringType(), True),
-        T.StructField("delivery_date", T.DateType(), True),
-        T.StructField("size_bytes", T.LongType(), False),
-        T.StructField("mtime_ms", T.LongType(), False),
-        T.StructField("status", T.StringType(), False),
-        T.StructField("batch_id", T.StringType(), False),
-        T.StructField("ingested_at", T.TimestampType(), False),
-    ]
-)
+@dataclass(frozen=True)
+class Batch:
+    id: str
+    started: datetime
+    files: list[LandingFile]
+
+    @property
+    def readable(self) -> list[LandingFile]:
+        return [f for f in self.files if f.problem is None]
+
+    @property
+    def unrecognised(self) -> list[LandingFile]:
+        return [f for f in self.files if f.problem is not None]
+
+    def by_feed(self) -> dict[str, dict[str, list[LandingFile]]]:
+        """Readable files by feed, then platform."""
+        out: dict[str, dict[str, list[LandingFile]]] = defaultdict(lambda: defaultdict(list))
+        for f in self.readable:
+            out[f.feed][f.platform_id].append(f)
+        return out
+
+
+@dataclass
+class Processed:
+    """Every feed of the batch validated (in feed order), and the master when rosters changed."""
+
+    feeds: dict[str, ValidatedFeed]
+    files: dict[str, dict[str, list[LandingFile]]]
+    master: DataFrame | None
+    validator: Validator
 
 
 def _now() -> datetime:
     return datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
 
 
-def _batch_id(files: list[LandingFile], at: datetime) -> str:
+def batch_id_of(files: list[LandingFile], at: datetime) -> str:
     digest = hashlib.sha256("\n".join(f"{f.path}|{f.size}|{f.mtime_ms}" for f in files).encode()).hexdigest()[:8]
     return f"{at:%Y%m%dT%H%M%SZ}-{digest}"
+
+
+def _mark(spark: SparkSession, tables: Tables, batch_id: str, status: str, files: int, versions: dict | None = None) -> None:
+    tables.write(tables.rows(spark, "ops.batches", [(batch_id, status, _now(), files, versions)]), "ops.batches")
 
 
 def _incomplete(spark: SparkSession, tables: Tables) -> list:
@@ -124,33 +112,146 @@ def recover(spark: SparkSession, tables: Tables) -> list[str]:
         versions = row["table_versions"] or {}
         for path in tables.written_by_ingest():
             lake.restore_or_delete(spark, path, versions.get(path), row["batch_id"])
-        lake.append(spark.createDataFrame([(row["batch_id"], "rolled_back", _now(), row["files"], None)], BATCH_SCHEMA), tables.batches)
-        lake.append(spark.createDataFrame([(row["batch_id"], "committed", _now(), 0, None)], BATCH_SCHEMA), tables.batches)
+        _mark(spark, tables, row["batch_id"], "rolled_back", row["files"])
+        _mark(spark, tables, row["batch_id"], "committed", 0)
         undone.append(row["batch_id"])
     return undone
 
 
-def _ingested_paths(spark: SparkSession, tables: Tables) -> set[tuple[str, int, int]]:
-    if not lake.exists(spark, tables.manifest):
-        return set()
-    return {(r.path, r.size_bytes, r.mtime_ms) for r in lake.read(spark, tables.manifest).select("path", "size_bytes", "mtime_ms").collect()}
+def settle_incomplete(spark: SparkSession, tables: Tables, recover_incomplete: bool, progress) -> None:
+    """Refuse to start over an unfinished batch, unless told to roll it back first."""
+    incomplete = _incomplete(spark, tables)
+    if incomplete and not recover_incomplete:
+        ids = ", ".join(f"{r['batch_id']} (started {r['at']})" for r in incomplete)
+        raise IncompleteBatch(f"batch {ids} did not finish; if no other ingest is running, rerun with --recover to roll it back")
+    if incomplete:
+        progress(f"rolled back unfinished batches: {', '.join(recover(spark, tables))}")
 
 
-def _count_by_platform(spark: SparkSession, path: str, batch_id: str) -> dict[str, int]:
+def new_files(spark: SparkSession, settings: Settings, tables: Tables, until: date | None) -> list[LandingFile]:
+    """Landing files not in the manifest yet (same path, size and time), delivered up to `until`."""
+    seen: set[tuple[str, int, int]] = set()
+    if lake.exists(spark, tables.manifest):
+        rows = lake.read(spark, tables.manifest).select("path", "size_bytes", "mtime_ms").collect()
+        seen = {(r.path, r.size_bytes, r.mtime_ms) for r in rows}
+    found = discover(settings.landing, settings.pipeline.ingest.landing_pattern, settings.contracts, FEED_NAMES)
+    return [
+        f
+        for f in found
+        if (f.path, f.size, f.mtime_ms) not in seen and (until is None or f.delivery_date is None or f.delivery_date <= until)
+    ]
+
+
+def open_batch(spark: SparkSession, tables: Tables, files: list[LandingFile]) -> Batch:
+    """Record the batch as started, with the version of every table it may write (what --recover restores)."""
+    started = _now()
+    batch = Batch(batch_id_of(files, started), started, files)
+    versions = {path: lake.version(spark, path) for path in tables.written_by_ingest()}
+    _mark(spark, tables, batch.id, "started", len(files), {k: v for k, v in versions.items() if v is not None})
+    return batch
+
+
+def read_bronze(spark: SparkSession, settings: Settings, batch: Batch, feed: str, platforms: dict[str, list[LandingFile]]) -> DataFrame:
+    """The feed's files of every platform, read through each platform's contract, with the batch's lineage."""
+    spec = settings.feeds.feeds[feed]
+    parts = [to_bronze(read_raw(spark, fs, settings.contracts[pid]), settings.contracts[pid], feed, spec) for pid, fs in sorted(platforms.items())]
+    lineage = [F.lit(batch.id).alias("batch_id"), F.lit(batch.started).alias("ingested_at")]
+    return reduce(DataFrame.unionByName, parts).select(*lineage, "*")
+
+
+def process(spark: SparkSession, settings: Settings, batch: Batch, pipeline: FeedPipeline, progress) -> Processed:
+    """Parse, conform, route and validate every feed, then the master; nothing downstream is written yet."""
+    tables, files = Tables(settings), batch.by_feed()
+    roster = lake.read_if_exists(spark, tables.silver("roster"))
+    done: dict[str, ValidatedFeed] = {}
+    for i, feed in enumerate(FEED_NAMES, start=1):
+        platforms = files.get(feed, {})
+        if not platforms:
+            continue
+        step = f"[{i}/{len(FEED_NAMES)}] {feed}"
+        progress(f"{step}: reading {sum(len(v) for v in platforms.values())} files from {len(platforms)} platforms")
+        bronze = pipeline.stage(read_bronze(spark, settings, batch, feed, platforms), f"{feed}/bronze")
+        progress(f"{step}: validating bronze.{feed}, conforming, routing and validating silver.{feed}")
+        done[feed] = validate_feed(pipeline, feed, bronze, lake.read_if_exists(spark, tables.silver(feed)), roster)
+        roster = done[feed].roster
+        if pipeline.validator.breaches():  # a gate stops the batch at once: later feeds would not be written anyway
+            break
+    master = None
+    if not pipeline.validator.breaches() and "roster" in done and not done["roster"].accepted().isEmpty():
+        progress("building and validating the enterprise master")
+        master = pipeline.stage(build_master(roster, reference.to_dataframe(spark, settings.reference_dir, "provinces")), "enterprise_master")
+        check_master(pipeline.validator, master)
+    return Processed(done, files, master, pipeline.validator)
+
+
+def _count_by_platform(frame: DataFrame) -> dict[str, int]:
+    return {r.platform_id: r["count"] for r in frame.groupBy("platform_id").count().collect()}
+
+
+def _written(spark: SparkSession, path: str, batch_id: str, feed: str | None = None) -> dict[str, int]:
+    """Rows of the batch per platform, re-read from the table as written."""
     if not lake.exists(spark, path):
         return {}
-    rows = lake.read(spark, path).filter(F.col("batch_id") == batch_id).groupBy("platform_id").count().collect()
-    return {r.platform_id: r["count"] for r in rows}
+    rows = lake.read(spark, path).filter(F.col("batch_id") == batch_id)
+    return _count_by_platform(rows.filter(F.col("feed") == feed) if feed else rows)
 
 
-@dataclass
-class _Staged:
-    """A feed's batch, parsed, conformed, routed and validated, waiting for the gates."""
+def save_feed(spark: SparkSession, tables: Tables, batch: Batch, v: ValidatedFeed, files: dict[str, list[LandingFile]]):
+    """Write the feed's bronze, quarantine and silver, then reconcile them against what was written."""
+    split = count_outcomes(v.flagged)
+    tables.write(v.bronze, f"bronze.{v.feed}")
+    quarantined = v.quarantined().select(
+        "batch_id", F.lit(v.feed).alias("feed"), "platform_id", "source_file", "delivery_date", "raw_record",
+        "reason_code", "reason_detail", F.lit(batch.started).alias("quarantined_at"),
+    )
+    tables.write(quarantined, "quarantine.records")
+    tables.write(v.accepted(), f"silver.{v.feed}")
+    return reconcile(
+        batch.id, v.feed, {pid: len(fs) for pid, fs in files.items()},
+        landed=_written(spark, tables.bronze(v.feed), batch.id),
+        split=split,
+        written=_written(spark, tables.silver(v.feed), batch.id),
+        parked=_written(spark, tables.quarantine, batch.id, v.feed),
+        started=batch.started, finished=_now(),
+    )
 
-    platforms: dict[str, list[LandingFile]]
-    bronze: DataFrame
-    flagged: DataFrame
-    by_platform: dict[str, dict[str, int]]
+
+def gate(spark: SparkSession, tables: Tables, batch: Batch, validator: Validator) -> IngestResult:
+    """Record the batch's validations; a breached gate rejects the batch before anything downstream is written."""
+    validator.record()
+    if validator.breaches():
+        _mark(spark, tables, batch.id, "rejected", len(batch.files))
+        raise QualityGateFailed(batch.id, validator.breaches())
+    by_feed = batch.by_feed()
+    feeds = {feed: FeedCounts(files=sum(len(v) for v in by_feed.get(feed, {}).values())) for feed in FEED_NAMES}
+    return IngestResult(batch.id, len(batch.files), len(batch.unrecognised), feeds, quality=validator.outcomes, quality_docs=validator.docs_index)
+
+
+def save(spark: SparkSession, tables: Tables, batch: Batch, processed: Processed, result: IngestResult, progress) -> None:
+    """Every table of the batch, the audit and the manifest, then the commit mark."""
+    audit = []
+    for feed, v in processed.feeds.items():
+        progress(f"writing {feed}: bronze, quarantine, silver")
+        rec = save_feed(spark, tables, batch, v, processed.files.get(feed, {}))
+        result.feeds[feed] = rec.counts
+        audit += [row.as_tuple() for row in rec.audit]
+        if not rec.counts.reconciled:
+            raise ReconciliationError(rec.counts.problem(batch.id, feed))
+    if batch.unrecognised:
+        rows = [(batch.id, f.feed, f.platform_id, f.path, f.delivery_date, None, "unrecognised_file", f.problem, batch.started) for f in batch.unrecognised]
+        tables.write(tables.rows(spark, "quarantine.records", rows), "quarantine.records")
+    if processed.master is not None:
+        progress("writing the enterprise master")
+        tables.write(processed.master, "silver.enterprise_master")
+    if audit:
+        tables.write(tables.rows(spark, "ops.ingest_audit", audit), "ops.ingest_audit")
+    manifest = [
+        (f.path, f.relative, f.platform_id, f.feed, f.delivery_date, f.size, f.mtime_ms, "ingested" if f.problem is None else "unrecognised", batch.id, batch.started)
+        for f in batch.files
+    ]
+    tables.write(tables.rows(spark, "ops.file_manifest", manifest), "ops.file_manifest")
+    _mark(spark, tables, batch.id, "committed", len(batch.files))
+    result.tables = {"bronze": tables.layer("bronze"), "silver": tables.layer("silver"), "quarantine": tables.quarantine, "audit": tables.audit}
 
 
 def run(
@@ -162,176 +263,21 @@ def run(
     quality: QualitySpec | None = None,
 ) -> IngestResult:
     """Ingest the new landing files as one batch. Its scratch is removed however it ends."""
-    scratch: list[str] = []
-    try:
-        return _run(spark, settings, until, recover_incomplete, progress, quality, scratch)
-    finally:
-        for path in scratch:
-            lake.remove(spark, path)
-
-
-def _run(spark, settings, until, recover_incomplete, progress, quality, scratch: list[str]) -> IngestResult:
     tables = Tables(settings)
     key = key_from_env(settings.pipeline.ingest.pseudonym_key_env)
     quality = quality or load_quality(settings)
-
-    # --- load inputs ---------------------------------------------------------------------------
-    incomplete = _incomplete(spark, tables)
-    if incomplete and not recover_incomplete:
-        ids = ", ".join(f"{r['batch_id']} (started {r['at']})" for r in incomplete)
-        raise IncompleteBatch(f"batch {ids} did not finish; if no other ingest is running, rerun with --recover to roll it back")
-    if incomplete:
-        progress(f"rolled back unfinished batches: {', '.join(recover(spark, tables))}")
+    settle_incomplete(spark, tables, recover_incomplete, progress)
     progress(f"listing {settings.landing}")
-    seen = _ingested_paths(spark, tables)
-    files = [
-        f
-        for f in discover(settings.landing, settings.pipeline.ingest.landing_pattern, settings.contracts, FEED_NAMES)
-        if (f.path, f.size, f.mtime_ms) not in seen and (until is None or f.delivery_date is None or f.delivery_date <= until)
-    ]
+    files = new_files(spark, settings, tables, until)
     if not files:
         progress("no new files: nothing to do")
         return IngestResult(batch_id=None)
-    started = _now()
-    batch_id = _batch_id(files, started)
-    versions = {path: lake.version(spark, path) for path in tables.written_by_ingest()}
-    lake.append(spark.createDataFrame([(batch_id, "started", started, len(files), {k: v for k, v in versions.items() if v is not None})], BATCH_SCHEMA), tables.batches)
-    progress(f"batch {batch_id}: {len(files)} new files")
+    batch = open_batch(spark, tables, files)
+    progress(f"batch {batch.id}: {len(files)} new files")
     reference_job.run(spark, settings)
-    ctx = ConformContext.from_settings(settings)
-    rule_ctx = RuleContext.from_settings(settings)
-    validator = Validator(spark, quality, rule_ctx, quality_context_root(settings, quality), tables.quality_history, batch_id, "ingest")
-    readable = [f for f in files if f.problem is None]
-    unrecognised = [f for f in files if f.problem is not None]
-    by_feed: dict[str, dict[str, list[LandingFile]]] = defaultdict(lambda: defaultdict(list))
-    for f in readable:
-        by_feed[f.feed][f.platform_id].append(f)
-    result = IngestResult(batch_id=batch_id, files=len(files), unrecognised=len(unrecognised))
-    lineage = [F.lit(batch_id).alias("batch_id"), F.lit(started).alias("ingested_at")]
-    roster_path = tables.silver("roster")
-    roster_silver = lake.read(spark, roster_path) if lake.exists(spark, roster_path) else None
-    staging = tables.staging(batch_id)
-    scratch.append(staging)
-
-    def stage(frame: DataFrame, name: str) -> DataFrame:
-        # every check and the final write read the staged rows: parsed and conformed once, held on disk, not in memory
-        return lake.stage(frame, f"{staging}/{name}")
-
-    # --- process: parse, conform, route and validate every feed; nothing downstream is written yet ---
-    staged: dict[str, _Staged] = {}
-    for i, feed in enumerate(FEED_NAMES, start=1):
-        platforms = by_feed.get(feed, {})
-        result.feeds[feed] = FeedCounts(files=sum(len(v) for v in platforms.values()))
-        if not platforms:
-            continue
-        step = f"[{i}/{len(FEED_NAMES)}] {feed}"
-        progress(f"{step}: reading {result.feeds[feed].files} files from {len(platforms)} platforms")
-        spec = settings.feeds.feeds[feed]
-        parts = [to_bronze(read_raw(spark, fs, settings.contracts[pid]), settings.contracts[pid], feed, spec) for pid, fs in sorted(platforms.items())]
-        bronze = stage(reduce(DataFrame.unionByName, parts).select(*lineage, "*"), f"{feed}/bronze")
-        progress(f"{step}: validating bronze.{feed}")
-        check_bronze(validator, feed, bronze)
-
-        progress(f"{step}: conforming, routing and validating silver.{feed}")
-        silver_path = tables.silver(feed)
-        existing = lake.read(spark, silver_path) if lake.exists(spark, silver_path) else None
-        candidates = conform(feed, bronze, roster_silver, ctx, key)
-        routed = route(candidates, quality.row_rules(f"silver.{feed}"), rule_ctx)
-        # the unique rules' key counts ride on deduplication's shuffle by record_key
-        flagged = stage(with_key_counts(outcomes.classify(routed, existing, spec.on_existing), quality.table_rules(f"silver.{feed}")), f"{feed}/flagged")
-        check_silver(validator, feed, flagged)
-        accepted = to_silver(flagged.filter(F.col("outcome").isin(outcomes.NEW, outcomes.UPDATE)), feed)
-        if feed == "roster":
-            roster_silver = stage(overlay(roster_silver, accepted, ["platform_id", "tenant_id"]), "roster/overlay")
-        if feed == "logins":
-            check_activity_shares(validator, accepted)
-        staged[feed] = _Staged(platforms, bronze, flagged, outcomes.count_outcomes(flagged))
-        if validator.breaches():  # a gate stops the batch at once: later feeds would not be written anyway
-            break
-
-    master = None
-    roster_counts = staged["roster"].by_platform.values() if "roster" in staged else []
-    if not validator.breaches() and any(c[outcomes.NEW] or c[outcomes.UPDATE] for c in roster_counts):
-        progress("building and validating the enterprise master")
-        provinces = reference.to_dataframe(spark, settings.reference_dir, "provinces")
-        master = stage(build_master(roster_silver, provinces), "enterprise_master")
-        check_master(validator, master)
-    validator.record()
-    result.quality_docs = validator.docs_index
-    result.quality = validator.outcomes
-    breaches = validator.breaches()
-    if breaches:
-        lake.append(spark.createDataFrame([(batch_id, "rejected", _now(), len(files), None)], BATCH_SCHEMA), tables.batches)
-        raise QualityGateFailed(batch_id, breaches)
-
-    # --- save outputs: bronze, quarantine, silver per feed, each reconciled against what was written ---
-    audit_rows = []
-    for i, (feed, st) in enumerate(staged.items(), start=1):
-        progress(f"writing {feed}: bronze, quarantine, silver")
-        counts = result.feeds[feed]
-        lake.append(st.bronze, tables.bronze(feed), PARTITIONS["bronze"])
-        landed = _count_by_platform(spark, tables.bronze(feed), batch_id)
-        quarantined = st.flagged.filter(F.col("outcome") == outcomes.QUARANTINE).select(
-            "batch_id", F.lit(feed).alias("feed"), "platform_id", "source_file", "delivery_date", "raw_record", "reason_code", "reason_detail", F.lit(started).alias("quarantined_at")
-        )
-        lake.append(quarantined, tables.quarantine)
-        silver_path = tables.silver(feed)
-        keep = to_silver(st.flagged.filter(F.col("outcome").isin(outcomes.NEW, outcomes.UPDATE)), feed)
-        if feed == "roster":
-            lake.upsert(spark, keep, silver_path, ("platform_id", "tenant_id"))
-        else:
-            lake.append(keep, silver_path, PARTITIONS["silver"])
-
-        # counts re-read from the written tables, so a lost or doubled write cannot reconcile
-        written = _count_by_platform(spark, silver_path, batch_id)
-        parked = {
-            r.platform_id: r["count"]
-            for r in lake.read(spark, tables.quarantine).filter((F.col("batch_id") == batch_id) & (F.col("feed") == feed)).groupBy("platform_id").count().collect()
-        }
-        empty = dict.fromkeys(("rows_read", outcomes.NEW, outcomes.UPDATE, outcomes.QUARANTINE, outcomes.DUP_IN_BATCH, outcomes.DUP_EXISTING), 0)
-        for pid in sorted(set(landed) | set(st.by_platform)):
-            c = st.by_platform.get(pid, empty)
-            inserted = written.get(pid, 0) - c[outcomes.UPDATE]
-            parked_rows = parked.get(pid, 0)
-            # rows read are the bronze rows of the batch; a row lost or multiplied on the way to the split cannot reconcile
-            read = landed.get(pid, 0)
-            counts.rows_read += read
-            counts.new += inserted
-            counts.update += c[outcomes.UPDATE]
-            counts.quarantine += parked_rows
-            counts.duplicate_in_batch += c[outcomes.DUP_IN_BATCH]
-            counts.duplicate_existing += c[outcomes.DUP_EXISTING]
-            ok = read == c["rows_read"] == inserted + c[outcomes.UPDATE] + parked_rows + c[outcomes.DUP_IN_BATCH] + c[outcomes.DUP_EXISTING]
-            counts.split_mismatch += read != c["rows_read"]
-            audit_rows.append(
-                (batch_id, feed, pid, len(st.platforms.get(pid, [])), read, inserted, c[outcomes.UPDATE], parked_rows,
-                 c[outcomes.DUP_IN_BATCH], c[outcomes.DUP_EXISTING], ok, started, _now())
-            )
-        if not counts.reconciled:
-            raise ReconciliationError(
-                f"batch {batch_id} feed {feed}: read {counts.rows_read} rows but wrote {counts.new + counts.update} to silver, "
-                f"{counts.quarantine} to quarantine and removed {counts.duplicates} duplicates"
-                f"{f' ({counts.split_mismatch} platforms lost or multiplied rows after bronze)' if counts.split_mismatch else ''}; "
-                "the batch stays uncommitted (run ingest --recover)"
-            )
-
-    # --- save: files that fit no contract, master, audit, manifest, commit -----------------------
-    if unrecognised:
-        rows = [(batch_id, f.feed, f.platform_id, f.path, f.delivery_date, None, "unrecognised_file", f.problem, started) for f in unrecognised]
-        lake.append(spark.createDataFrame(rows, QUARANTINE_SCHEMA), tables.quarantine)
-    if master is not None:
-        progress("writing the enterprise master")
-        lake.overwrite(master, tables.master)
-    audit_schema = (
-        "batch_id string, feed string, platform_id string, files int, rows_read long, inserted long, updated long, quarantined long, "
-        "duplicates_in_batch long, duplicates_existing long, reconciled boolean, started_at timestamp, finished_at timestamp"
-    )
-    if audit_rows:
-        lake.append(spark.createDataFrame(audit_rows, audit_schema), tables.audit)
-    manifest = [
-        (f.path, f.relative, f.platform_id, f.feed, f.delivery_date, f.size, f.mtime_ms, "ingested" if f.problem is None else "unrecognised", batch_id, started) for f in files
-    ]
-    lake.append(spark.createDataFrame(manifest, MANIFEST_SCHEMA), tables.manifest)
-    lake.append(spark.createDataFrame([(batch_id, "committed", _now(), len(files), None)], BATCH_SCHEMA), tables.batches)
-    result.tables = {name: path for name, path in (("bronze", tables.bronze("")), ("silver", tables.silver("")), ("quarantine", tables.quarantine), ("audit", tables.audit))}
+    validator = Validator.for_run(spark, settings, quality, batch.id, "ingest")
+    with lake.scratch(spark, tables.staging(batch.id)) as stage:
+        processed = process(spark, settings, batch, FeedPipeline.for_batch(settings, validator, key, stage), progress)
+        result = gate(spark, tables, batch, validator)
+        save(spark, tables, batch, processed, result, progress)
     return result

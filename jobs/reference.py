@@ -8,8 +8,8 @@ from delta.tables import DeltaTable
 from pyspark.sql import SparkSession
 
 from etl import lake, reference
+from etl.catalog import REFERENCE_TABLES, Tables
 from etl.config import Settings
-from etl.tables import Tables
 
 PROPERTY = "iiap.source_sha256"
 
@@ -17,7 +17,7 @@ PROPERTY = "iiap.source_sha256"
 def run(spark: SparkSession, settings: Settings) -> dict[str, str]:
     tables = Tables(settings)
     result = {}
-    for name in reference.SCHEMAS:
+    for name in REFERENCE_TABLES:
         source = settings.reference_dir / f"{name}.csv"
         digest = hashlib.sha256(source.read_bytes()).hexdigest()
         path = tables.reference(name)
@@ -27,7 +27,7 @@ def run(spark: SparkSession, settings: Settings) -> dict[str, str]:
                 result[name] = "unchanged"
                 continue
         df = reference.to_dataframe(spark, settings.reference_dir, name)
-        lake.overwrite(df, path)
+        tables.write(df, f"reference.{name}")
         spark.sql(f"ALTER TABLE delta.`{path}` SET TBLPROPERTIES ('{PROPERTY}' = '{digest}')")
         result[name] = "loaded"
     return result

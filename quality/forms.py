@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import reduce
 
 from pyspark.sql import Column, DataFrame
-from pyspark.sql import Window as SparkWindow
+from pyspark.sql import Window
 from pyspark.sql import functions as F
 
 from quality.checks import PRESENCE_CHECKS, key_rows_column
@@ -56,7 +56,7 @@ def with_key_counts(frame: DataFrame, rules: tuple[Rule, ...]) -> DataFrame:
         if rule.check != "unique" or name in frame.columns:
             continue
         judged = _key_judged(rule)
-        count = F.count(F.when(judged, F.lit(1))).over(SparkWindow.partitionBy(*rule.columns))
+        count = F.count(F.when(judged, F.lit(1))).over(Window.partitionBy(*rule.columns))
         frame = frame.withColumn(name, F.when(judged, count))
     return frame
 

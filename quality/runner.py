@@ -21,35 +21,16 @@ import great_expectations as gx  # noqa: E402
 from great_expectations.data_context.types.base import ProgressBarsConfig  # noqa: E402
 from pyspark.sql import DataFrame, SparkSession  # noqa: E402
 from pyspark.sql import functions as F  # noqa: E402
-from pyspark.sql import types as T  # noqa: E402
 
 from etl import lake  # noqa: E402
+from etl.catalog import Tables, entry  # noqa: E402
+from etl.config import Settings  # noqa: E402
 from quality.context import RuleContext  # noqa: E402
 from quality.forms import duplicate_key_samples, expectations, with_judged_columns, with_key_counts  # noqa: E402
-from quality.spec import QualitySpec, Rule  # noqa: E402
+from quality.spec import QualitySpec, Rule, quality_context_root  # noqa: E402
 
 log = logging.getLogger(__name__)
 DATASOURCE = "lakehouse"
-
-HISTORY_SCHEMA = T.StructType(
-    [
-        T.StructField("batch_id", T.StringType(), False),
-        T.StructField("run_kind", T.StringType(), False),
-        T.StructField("suite", T.StringType(), False),
-        T.StructField("rule", T.StringType(), False),
-        T.StructField("column", T.StringType(), True),
-        T.StructField("action", T.StringType(), False),
-        T.StructField("success", T.BooleanType(), False),
-        T.StructField("gate_breached", T.BooleanType(), False),
-        T.StructField("element_count", T.LongType(), True),
-        T.StructField("unexpected_count", T.LongType(), True),
-        T.StructField("unexpected_percent", T.DoubleType(), True),
-        T.StructField("unexpected_samples", T.ArrayType(T.StringType()), True),
-        T.StructField("observed", T.MapType(T.StringType(), T.DoubleType()), True),
-        T.StructField("validated_at", T.TimestampType(), False),
-    ]
-)
-
 
 @dataclass(frozen=True)
 class Outcome:
@@ -131,6 +112,12 @@ class Validator:
         self.seconds = 0.0  # wall time spent in GE (validation, results, Data Docs)
         self.timings: dict[str, tuple[float, int]] = {}  # suite (or "data_docs") -> (seconds, Spark jobs run)
         self._results: list = []  # validation result ids of this run, for Data Docs
+
+    @classmethod
+    def for_run(cls, spark: SparkSession, settings: Settings, spec: QualitySpec, batch_id: str, run_kind: str) -> Validator:
+        """The validator of one run of a job: the lakehouse's GE project and history table, the rules' context from conf/."""
+        root = quality_context_root(settings, spec)
+        return cls(spark, spec, RuleContext.from_settings(settings), root, Tables(settings).quality_history, batch_id, run_kind)
 
     def validate(
         self, suite_name: str, frame: DataFrame, rules: tuple[Rule, ...], observed: dict[str, dict[str, float]] | None = None, routed: bool = False
@@ -236,7 +223,7 @@ class Validator:
             )
             for o in self.outcomes
         ]
-        return self.spark.createDataFrame(rows, HISTORY_SCHEMA)
+        return self.spark.createDataFrame(rows, entry("ops.quality_history").struct())
 
     def record(self) -> None:
         """Append this run's outcomes to ops/quality_history and add its pages to the Data Docs site."""

@@ -1,15 +1,30 @@
+"""One Delta-enabled SparkSession for the whole run, and the tiny national feed the end-to-end tests share.
+
+Tests are kept apart by kind, one folder each, and marked by it (`pytest -m unit`):
+unit (no Spark), transform (Spark on small hand-built frames), e2e (whole jobs).
+"""
+
 import os
+from pathlib import Path
 
 import pytest
 
-from etl.config import load_generator, load_settings
+from etl.config import load_settings
 from jobs import generate, ingest
+from tests.helpers import SCALE, SEED, settings_for, tiny_generator
 
 os.environ.setdefault("IIAP_PSEUDONYM_KEY", "test-only-key-0123456789abcdef")
 os.environ.setdefault("PYARROW_IGNORE_TIMEZONE", "1")  # pyspark.testing imports pandas-on-Spark, which asks for it
-# The tiny national feed every end-to-end test shares (generated once per session), in
-# two passes of enterprises, as scale 1 is written in ten: every delivery has two part files.
-SCALE, SEED, PER_PASS = 0.0003, 11, 2000
+KINDS = ("unit", "transform", "e2e")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Each test is marked with its folder's kind."""
+    root = Path(__file__).parent
+    for item in items:
+        kind = Path(item.fspath).relative_to(root).parts[0]
+        if kind in KINDS:
+            item.add_marker(getattr(pytest.mark, kind))
 
 
 @pytest.fixture(scope="session")
@@ -30,19 +45,10 @@ def spark(settings):
     session.stop()
 
 
-def tiny_generator():
-    gen = load_generator()
-    return gen.model_copy(update={"population": gen.population.model_copy(update={"enterprises_per_chunk": PER_PASS})})
-
-
 @pytest.fixture(scope="session")
 def generated(spark, settings, tmp_path_factory):
     out = tmp_path_factory.mktemp("feeds")
     return generate.run(spark, settings, tiny_generator(), SCALE, SEED, str(out))
-
-
-def settings_for(settings, lakehouse, landing):
-    return settings.model_copy(update={"pipeline": settings.pipeline.model_copy(update={"lakehouse_root": str(lakehouse), "landing_root": landing})})
 
 
 @pytest.fixture(scope="session")

@@ -15,7 +15,7 @@ from collections import Counter
 
 from pyarrow import fs as pafs
 
-from etl.synthetic import landing
+from etl.synthetic import delivery_files
 
 GENERATOR = "iiap generate"
 IDENTITY_KEYS = ("generator", "scale", "seed", "window", "passes", "config_sha256")
@@ -33,7 +33,7 @@ def pass_path(truth_dir: str, part: str) -> str:
 
 def read_passes(truth_dir: str) -> dict[int, dict]:
     """{pass: its manifest} of the passes that finished in `truth_dir`."""
-    fsys, root = landing.filesystem(f"{truth_dir.rstrip('/')}/passes")
+    fsys, root = delivery_files.filesystem(f"{truth_dir.rstrip('/')}/passes")
     if fsys.get_file_info(root).type != pafs.FileType.Directory:
         return {}
     found = {}
@@ -56,7 +56,7 @@ def identity_conflicts(identity: dict, passes: dict[int, dict]) -> list[str]:
 
 
 def write_json(path: str, doc: dict) -> None:
-    fsys, p = landing.filesystem(path)
+    fsys, p = delivery_files.filesystem(path)
     fsys.create_dir(p.rsplit("/", 1)[0], recursive=True)
     with fsys.open_output_stream(p) as f:
         f.write(json.dumps(doc, indent=2, ensure_ascii=False).encode("utf-8"))

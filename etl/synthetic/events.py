@@ -11,7 +11,7 @@ from datetime import timedelta
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from etl.config import Archetype, Generator, Window
+from etl.config import Archetype, Generator, ObservationWindow
 from etl.synthetic.rand import choose, float_between, int_between, lookup, uniform
 
 _GIB, _MIB = float(2**30), float(2**20)
@@ -47,7 +47,7 @@ def _is_active_day(name: str, a: Archetype, seed: int, days: int) -> Column:
     return inside
 
 
-def enterprise_days(ents: DataFrame, gen: Generator, window: Window, seed: int) -> DataFrame:
+def enterprise_days(ents: DataFrame, gen: Generator, window: ObservationWindow, seed: int) -> DataFrame:
     """(enterprise, day) pairs on which the enterprise was active, with the platform it used that day."""
     days = window.days
     active = None
@@ -160,7 +160,7 @@ def traffic(days: DataFrame, gen: Generator, seed: int) -> DataFrame:
     )
 
 
-def roster(members: DataFrame, window: Window) -> DataFrame:
+def roster(members: DataFrame, window: ObservationWindow) -> DataFrame:
     """Each platform's roster, delivered the day before the window opens."""
     delivery = window.start - timedelta(days=1)
     return members.select(

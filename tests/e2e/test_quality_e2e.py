@@ -7,10 +7,9 @@ from pyspark.sql import functions as F
 
 from etl import lake
 from etl.config import FEED_NAMES
-from etl.tables import Tables
+from etl.catalog import Tables
 from jobs import quality as quality_job
 
-pytestmark = pytest.mark.e2e
 
 
 def test_each_injected_fault_is_caught_by_a_named_rule_with_its_exact_count(one_shot, generated):

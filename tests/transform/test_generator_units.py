@@ -7,7 +7,7 @@ from pyspark.testing import assertDataFrameEqual
 
 from etl import reference
 from etl.config import load_generator
-from etl.synthetic.landing import FileFormat, write_files
+from etl.synthetic.delivery_files import FileFormat, write_files
 from etl.synthetic.population import chunks, enterprises, quotas, specialised_propensity
 from etl.textio import read_lines
 

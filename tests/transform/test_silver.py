@@ -101,7 +101,7 @@ def test_classify_counts_duplicates_in_batch_and_in_silver(spark):
         "platform_id string, record_key string, reason_code string, delivery_date date, source_file string, raw_record string",
     )
     existing = spark.createDataFrame([("k2",)], "record_key string")
-    flagged = outcomes.classify(conformed, existing, "skip")
+    flagged = outcomes.assign(conformed, existing, "skip")
     assert outcomes.count_outcomes(flagged) == {"P01": {"rows_read": 5, "new": 1, "update": 0, "quarantine": 2, "duplicate_in_batch": 1, "duplicate_existing": 1}}
     kept = flagged.filter(F.col("outcome") == "new").select("record_key", "source_file")
     assertDataFrameEqual(kept, spark.createDataFrame([("k1", "a")], "record_key string, source_file string"))

@@ -21,11 +21,11 @@ from analytics import tracking
 from analytics.index import indicators as ind
 from etl import lake
 from etl import reference as ref
-from etl.tables import Tables
+from etl.catalog import REFERENCE_TABLES, Tables
 from jobs import index_release
 from jobs.index_cli import index as index_group
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 CONF = ROOT / "conf"
 LONG = "unit string, indicator string, value double"
 WINDOW = (dt.date(2020, 6, 1), dt.date(2020, 6, 30))
@@ -158,7 +158,7 @@ def lakehouse(spark, settings, tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.delenv("MLFLOW_TRACKING_URI", raising=False)
         t = Tables(s)
-        for name in ref.SCHEMAS:  # as iiap reference loads them, without its change-tracking commits
+        for name in REFERENCE_TABLES:  # as iiap reference loads them, without its change-tracking commits
             lake.overwrite(ref.to_dataframe(spark, s.reference_dir, name), t.reference(name))
         lake.overwrite(_labels(spark, [
             ("E1", "11", "C", "home_appliances", True),
@@ -184,8 +184,8 @@ def test_the_release_run_records_versions_spec_hashes_classification_and_tables(
     s, first = lakehouse
     params = _client(s).get_run(first.run_id).data.params
     t = Tables(s)
-    for name, path in index_release.input_paths(t, index_release.load_release(CONF / "indices" / "release.yaml")).items():
-        assert params[f"input_version.{name}"] == str(first.input_versions[name]) == str(lake.version(spark, path)), name
+    for name in index_release.input_ids(index_release.load_release(CONF / "indices" / "release.yaml")):
+        assert params[f"input_version.{name}"] == str(first.input_versions[name]) == str(lake.version(spark, t.path(name))), name
     assert set(first.input_versions) == {"gold.enterprise_labels", "gold.app_sessions_daily", "reference.apps", "reference.economic_zones",
                                          "reference.platforms", "reference.provinces", "reference.sections", "reference.sub_industries"}
     for spec_id in ("regional", "industry", "industrial_app"):

@@ -16,7 +16,7 @@ from analytics.index import IndexDataError, compute, group_comparison, load_spec
 from analytics.index.tiers import natural_breaks
 from jobs.index_cli import index
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def spec_of(

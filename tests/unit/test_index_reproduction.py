@@ -19,7 +19,7 @@ import pytest
 from analytics.index import compare_groups, compute, load_spec, round_half_up
 from analytics.index.ranking import rank_units
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 CONF = ROOT / "conf"
 NODES = ("development_base", "application_scope", "economic_benefit")
 

@@ -10,12 +10,11 @@ from pyspark.sql import functions as F
 from pyspark.testing import assertDataFrameEqual
 
 from etl import lake
-from etl.tables import GOLD_TABLES, Tables
+from etl.catalog import GOLD_TABLES, Tables
 from jobs import classify
 from quality.runner import QualityGateFailed
 from quality.spec import load_quality
 
-pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
@@ -61,8 +60,8 @@ def test_the_mlflow_run_records_inputs_rules_and_outputs(spark, classified):
     t = Tables(s)
     run = mlflow.MlflowClient(tracking_uri=f"sqlite:///{s.pipeline.tracking.local_store}/mlflow.db").get_run(result.run_id)
     params = run.data.params
-    for name, path in classify.input_paths(t).items():
-        assert params[f"input_version.{name}"] == str(lake.version(spark, path)) == str(result.input_versions[name])
+    for name in classify.INPUTS:
+        assert params[f"input_version.{name}"] == str(lake.version(spark, t.path(name))) == str(result.input_versions[name])
     assert params["rule_set"] == "activity-2of3-v1" and params["threshold.login.login_days"] == "5.0"
     assert (params["window_start"], params["window_end"], params["window_timezone"]) == ("2020-06-01", "2020-06-30", "Asia/Shanghai")
     assert params["git_revision"] == run.data.tags["git_revision"] != ""

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from pydantic import Field, field_validator, model_validator
 
-from etl.config import Settings, Window
+from etl.config import Settings, ObservationWindow
 from etl.model import ConfigError, Frozen, load_model
 
 # Per-enterprise features over the window (analytics.activity.activity_features), all >= 0.
@@ -171,7 +171,7 @@ class RuleSet(Frozen):
 
 class Classification(Frozen):
     default_rule_set: str
-    window: Window | None = None
+    window: ObservationWindow | None = None
     sensitivity_steps_percent: tuple[float, ...]
     rule_sets: dict[str, RuleSet]
 

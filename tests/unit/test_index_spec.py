@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from analytics.index import load_spec, parse_spec
 from etl.model import ConfigError
 
-INDICES = Path(__file__).resolve().parent.parent / "conf" / "indices"
+INDICES = Path(__file__).resolve().parents[2] / "conf" / "indices"
 
 
 def base_dict() -> dict:

@@ -10,7 +10,7 @@ import pytest
 
 from analytics.index import IndexDataError, audit, compute, load_spec, parse_spec, recover_weights
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 INDICES = ROOT / "conf" / "indices"
 
 

@@ -12,7 +12,7 @@ from quality.references import MissingReferenceTable, with_found_flags
 from quality.routing import route
 from quality.context import RuleContext
 from quality.forms import broken, with_key_counts
-from etl.tables import GOLD_TABLES
+from etl.catalog import GOLD_TABLES
 from quality.runner import QualityGateFailed, Validator
 from quality.spec import QualitySpec, Rule, load_quality
 

@@ -8,12 +8,12 @@ from pyspark.sql import Row
 from pyspark.sql import types as T
 from pyspark.testing import assertDataFrameEqual
 
-from analytics import access, activity, classification
-from analytics.rules import FEATURES, Classification, load_classification, parse_expression
-from etl.config import Window
+from analytics import access, activity, labelling
+from analytics.rule_sets import FEATURES, Classification, load_classification, parse_expression
+from etl.config import ObservationWindow
 from etl.model import ConfigError
 
-WINDOW = Window(start=date(2020, 6, 1), end=date(2020, 6, 30), timezone="Asia/Shanghai")
+WINDOW = ObservationWindow(start=date(2020, 6, 1), end=date(2020, 6, 30), timezone="Asia/Shanghai")
 
 
 @pytest.fixture(scope="module")
@@ -64,17 +64,17 @@ def test_every_combination_of_signals_under_both_shipped_rule_sets(spark, spec):
         expected_expr.append(Row(credit_code=code, effective=combo[0] and (combo[1] or combo[2]), passed_signals=passed, failed_signals=failed))
     frame = _frame(spark, rows)
     for name, expected in (("activity-2of3-v1", expected_k), ("activity-login-and-use-v1", expected_expr)):
-        labels = classification.classify(frame, spec.rule_set(name))
+        labels = labelling.label_enterprises(frame, spec.rule_set(name))
         assertDataFrameEqual(labels.select("credit_code", "effective", "passed_signals", "failed_signals"), expected)
         assert {r.rule_set for r in labels.collect()} == {name}
     # the shipped default: 2 of 3 -> 4 of the 8 combinations
-    assert classification.classify(frame, spec.rule_set(None)).filter("effective").count() == 4
+    assert labelling.label_enterprises(frame, spec.rule_set(None)).filter("effective").count() == 4
 
 
 def test_an_enterprise_without_activity_fails_every_signal(spark, spec):
     master = spark.createDataFrame([("A", "44", "C", "machinery", ["P01"])], "credit_code string, province_code string, section_code string, sub_industry_id string, platforms array<string>")
     features = spark.createDataFrame([], "credit_code string, " + ", ".join(f"{f} double" for f in FEATURES))
-    labels = classification.classify(classification.with_features(master, features), spec.rule_set(None)).collect()
+    labels = labelling.label_enterprises(labelling.with_features(master, features), spec.rule_set(None)).collect()
     assert [(r.effective, r.passed_signals, r.failed_signals, r.login_days) for r in labels] == [(False, [], list(SIGNALS), 0)]
 
 
@@ -217,7 +217,7 @@ def test_sensitivity_moves_one_threshold_at_a_time(spark, spec):
     rule_set = spec.rule_set(None)
     # login_days 3..7; every enterprise passes resource_usage, none passes traffic: effective iff login passes
     rows = [_enterprise(f"E{d}", login_days=d, usage_days=3, compute_core_hours=5) for d in range(3, 8)]
-    table = classification.sensitivity(_frame(spark, rows), rule_set, (-50, -25, -10, 10, 25, 50))
+    table = labelling.sensitivity(_frame(spark, rows), rule_set, (-50, -25, -10, 10, 25, 50))
     login = [(r["step_percent"], r["value"], r["effective"], r["change"]) for r in table if r["threshold"] == "login.login_days"]
     # baseline 5 -> E5, E6, E7 effective (3)
     assert login == [(-50, 2.5, 5, 2), (-25, 3.75, 4, 1), (-10, 4.5, 3, 0), (10, 5.5, 2, -1), (25, 6.25, 1, -2), (50, 7.5, 0, -3)]

@@ -13,12 +13,11 @@ from pyspark.testing import assertDataFrameEqual
 
 from etl import lake
 from etl.config import FEED_NAMES, load_generator
-from etl.tables import Tables
+from etl.catalog import Tables
 from jobs import generate, ingest
 
-from conftest import SCALE, SEED, tiny_generator
+from tests.helpers import SCALE, SEED, tiny_generator
 
-pytestmark = pytest.mark.e2e
 
 
 def test_manifest_matches_what_was_written(generated):

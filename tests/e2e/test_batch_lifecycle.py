@@ -14,19 +14,18 @@ from datetime import date
 
 import pytest
 from click.testing import CliRunner
-from conftest import settings_for
+from tests.helpers import settings_for
 from pyspark.sql import functions as F
 from pyspark.testing import assertDataFrameEqual
 
 from etl import lake, outcomes
 from etl.config import FEED_NAMES
-from etl.tables import Tables
+from etl.catalog import Tables
 from jobs import ingest
 from jobs.cli import main
 from quality.runner import QualityGateFailed
 from quality.spec import load_quality
 
-pytestmark = pytest.mark.e2e
 ROSTERS_ONLY, FIRST_DAYS = date(2020, 5, 31), date(2020, 6, 5)
 
 
@@ -55,14 +54,14 @@ def recovered(spark, settings, generated, tmp_path_factory) -> Step:
     """
     step = Step(settings_for(settings, tmp_path_factory.mktemp("lake_lifecycle"), generated.landing))
     t = Tables(step.settings)
-    real_classify = ingest.outcomes.classify
+    real_assign = outcomes.assign
 
     def multiplying(conformed, existing, on_existing):
-        flagged = real_classify(conformed, existing, on_existing)
+        flagged = real_assign(conformed, existing, on_existing)
         return flagged.unionByName(flagged.filter(F.col("outcome") == outcomes.QUARANTINE).limit(1))
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(ingest.outcomes, "classify", multiplying)
+        mp.setattr(outcomes, "assign", multiplying)
         with pytest.raises(ingest.ReconciliationError) as err:
             ingest.run(spark, step.settings, until=ROSTERS_ONLY)
     step.seen["error"] = str(err.value)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from analytics.rules import FEATURES, Node, RuleSet, parse_expression
+from analytics.rule_sets import FEATURES, Node, RuleSet, parse_expression
 
 MASTER_COLUMNS = ("credit_code", "province_code", "section_code", "sub_industry_id", "platforms")
 
@@ -54,7 +54,7 @@ def with_features(master: DataFrame, features: DataFrame) -> DataFrame:
     return joined.select(*MASTER_COLUMNS, *[F.coalesce(F.col(f), F.lit(0)).alias(f) for f in FEATURES])
 
 
-def classify(enterprises: DataFrame, rule_set: RuleSet) -> DataFrame:
+def label_enterprises(enterprises: DataFrame, rule_set: RuleSet) -> DataFrame:
     """enterprises (master columns + features) -> one labelled row per enterprise."""
     names = list(rule_set.signals)
     signals = enterprises.select(

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-HARNESS = Path(__file__).resolve().parents[1] / "benchmarks" / "scale1_effective.py"
+HARNESS = Path(__file__).resolve().parents[2] / "benchmarks" / "scale1_effective.py"
 
 
 @pytest.fixture(scope="module")
