@@ -290,8 +290,9 @@ def economy(obj, config: Path | None) -> None:
         raise click.ClickException(f"invalid economy inputs:\n{exc}") from None
     result = job.run(_session(settings, "economy"), settings, config, progress=_progress())
     for row in result.national:
-        console.print(f"{row['year']}: {row['total_va']:,.0f} 亿元 ({row['gdp_share']:.2%} of GDP; direct {row['direct_va']:,.0f},"
-                      f" penetration {row['penetration_va']:,.0f}); employment {row['employment']:,.1f} 万人")
+        console.print(f"{row['year']}: {row['total_va']:,.0f} 亿元 ({row['gdp_share']:.2%} of GDP;"
+                      f" direct {row['direct_va']:,.0f}, penetration {row['penetration_va']:,.0f});"
+                      f" employment {row['employment']:,.1f} 万人")
     failed = [c for c in result.comparison if c["kind"] == "identity" and not c["holds"]]
     console.print(f"identities: {len(failed)} failed" + (" (DEMO inputs)" if result.demo else ""))
     console.print(f"MLflow run {result.run_id} at {_tracking(settings)}")

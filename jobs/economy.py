@@ -54,16 +54,23 @@ def process(cfg: EconomySettings, inputs: EconomyInputs) -> dict:
     """Every output table (pandas), the comparison report included."""
     result = accounts.compute(inputs, cfg)
     tables = dict(result.tables)
-    tables["economy_comparison"] = report.comparison(tables, inputs.published, cfg.regions.weights, cfg.base_year,
-                                                     inputs.is_demo)
+    tables["economy_comparison"] = report.comparison(
+        tables, inputs.published, cfg.regions.weights, cfg.base_year, inputs.is_demo
+    )
     return {"tables": tables, "fit": result.fit, "years": result.years}
 
 
 def _params(cfg: EconomySettings, inputs: EconomyInputs, config: Path, hashes: dict[str, str], revision: str) -> dict:
     flat = {f"setting.{k}": v for k, v in _flatten(cfg.model_dump(mode="json")).items()}
-    return {**flat, **{f"input_sha256.{k}": v for k, v in hashes.items()}, "config": str(config),
-            "io_sectors": len(inputs.io.sectors), "related_sectors": len(inputs.s_k), "demo_inputs": inputs.is_demo,
-            "git_revision": revision}
+    return {
+        **flat,
+        **{f"input_sha256.{k}": v for k, v in hashes.items()},
+        "config": str(config),
+        "io_sectors": len(inputs.io.sectors),
+        "related_sectors": len(inputs.s_k),
+        "demo_inputs": inputs.is_demo,
+        "git_revision": revision,
+    }
 
 
 def _flatten(data: dict, prefix: str = "") -> dict:
@@ -77,7 +84,9 @@ def _flatten(data: dict, prefix: str = "") -> dict:
     return out
 
 
-def run(spark: SparkSession, settings: Settings, config: Path | None = None, progress=lambda msg: None) -> EconomyResult:
+def run(
+    spark: SparkSession, settings: Settings, config: Path | None = None, progress=lambda msg: None
+) -> EconomyResult:
     import mlflow
 
     progress("loading and validating conf/economy")
@@ -89,13 +98,30 @@ def run(spark: SparkSession, settings: Settings, config: Path | None = None, pro
 
     revision = tracking.git_revision()
     experiment = tracking.experiment_id(settings, EXPERIMENT)
-    with mlflow.start_run(experiment_id=experiment, run_name=f"economy {out['years'][0]}..{out['years'][-1]}") as active:
+    with mlflow.start_run(
+        experiment_id=experiment, run_name=f"economy {out['years'][0]}..{out['years'][-1]}"
+    ) as active:
         run_id = active.info.run_id
-        mlflow.set_tags({"job": "iiap economy", "git_revision": revision, "profile": settings.profile_name,
-                         "demo_inputs": str(inputs.is_demo)})
+        mlflow.set_tags(
+            {
+                "job": "iiap economy",
+                "git_revision": revision,
+                "profile": settings.profile_name,
+                "demo_inputs": str(inputs.is_demo),
+            }
+        )
         mlflow.log_params(_params(cfg, inputs, config, hashes, revision))
-        mlflow.log_metrics({"alpha": fit.alpha, "beta": fit.beta, "se_alpha": fit.se_alpha, "se_beta": fit.se_beta,
-                            "ln_a": fit.ln_a, "se_ln_a": fit.se_ln_a, "r_squared": fit.r_squared})
+        mlflow.log_metrics(
+            {
+                "alpha": fit.alpha,
+                "beta": fit.beta,
+                "se_alpha": fit.se_alpha,
+                "se_beta": fit.se_beta,
+                "ln_a": fit.ln_a,
+                "se_ln_a": fit.se_ln_a,
+                "r_squared": fit.r_squared,
+            }
+        )
         for row in tables["economy_production"].itertuples(index=False):
             mlflow.log_metric("gamma", float(row.gamma), step=int(row.year))
         for row in tables["economy_national"].itertuples(index=False):
@@ -114,13 +140,30 @@ def run(spark: SparkSession, settings: Settings, config: Path | None = None, pro
         identities = comparison[comparison["kind"] == "identity"]
         mlflow.log_metric("identities_failed", int((~identities["holds"].astype(bool)).sum()))
         mlflow.log_text(schema.csv_text("economy_comparison", comparison), "report/comparison.csv")
-        lineage = {"run_id": run_id, "git_revision": revision, "config": str(config),
-                   "inputs": {k: {"path": str(inputs.files.get(k, config)), "sha256": h,
-                                  "demo_rows": inputs.demo_rows.get(k, (0, 0))[0],
-                                  "rows": inputs.demo_rows.get(k, (0, 0))[1]} for k, h in hashes.items()},
-                   "estimated_inputs": len(tables["economy_estimated_inputs"]),
-                   "outputs": {k: {"path": settings.table_path("gold", k), "delta_version": v} for k, v in versions.items()}}
+        lineage = {
+            "run_id": run_id,
+            "git_revision": revision,
+            "config": str(config),
+            "inputs": {
+                k: {
+                    "path": str(inputs.files.get(k, config)),
+                    "sha256": h,
+                    "demo_rows": inputs.demo_rows.get(k, (0, 0))[0],
+                    "rows": inputs.demo_rows.get(k, (0, 0))[1],
+                }
+                for k, h in hashes.items()
+            },
+            "estimated_inputs": len(tables["economy_estimated_inputs"]),
+            "outputs": {k: {"path": settings.table_path("gold", k), "delta_version": v} for k, v in versions.items()},
+        }
         mlflow.log_text(json.dumps(lineage, ensure_ascii=False, indent=2), "lineage.json")
 
-    return EconomyResult(run_id, out["years"], fit.as_dict(), versions,
-                         tables["economy_national"].to_dict("records"), comparison.to_dict("records"), inputs.is_demo)
+    return EconomyResult(
+        run_id,
+        out["years"],
+        fit.as_dict(),
+        versions,
+        tables["economy_national"].to_dict("records"),
+        comparison.to_dict("records"),
+        inputs.is_demo,
+    )

@@ -42,7 +42,8 @@ def test_row_identity(tmp_path):
         load_io(path)
     assert str(err.value) == (
         f"{path}: row 2: column total_output: intermediate use + final_demand = 100 but total_output = 101\n"
-        f"{path}: row 5: column a: total_input 100 differs from total_output 101 of row 2")
+        f"{path}: row 5: column a: total_input 100 differs from total_output 101 of row 2"
+    )
 
 
 def test_column_identity(tmp_path):
@@ -68,7 +69,10 @@ def test_missing_rows_and_columns(tmp_path):
     path = write(tmp_path, "io.csv", "\n".join(IO.splitlines()[:3]) + "\n")
     with pytest.raises(ConfigError) as err:
         load_io(path)
-    assert str(err.value).splitlines() == [f"{path}: no total_input row", f"{path}: needs a value_added or an intermediate_input row"]
+    assert str(err.value).splitlines() == [
+        f"{path}: no total_input row",
+        f"{path}: needs a value_added or an intermediate_input row",
+    ]
     path = write(tmp_path, "io2.csv", IO.replace(",unit,source", ",source").replace(",yi_yuan,", ","))
     with pytest.raises(ConfigError, match=r"io2.csv: missing column\(s\) unit"):
         load_io(path)
@@ -93,8 +97,12 @@ def test_sector_lists(tmp_path):
 
 
 def test_long_tables(tmp_path):
-    va = write(tmp_path, "va.csv", "section_code,year,value,unit,source\nA,2017,5,yi_yuan,DEMO\nA,2017,6,yi_yuan,DEMO\n"
-                                   "T,2017,1,yi_yuan,DEMO\nB,20x7,1,yi_yuan,DEMO\n")
+    va = write(
+        tmp_path,
+        "va.csv",
+        "section_code,year,value,unit,source\nA,2017,5,yi_yuan,DEMO\nA,2017,6,yi_yuan,DEMO\n"
+        "T,2017,1,yi_yuan,DEMO\nB,20x7,1,yi_yuan,DEMO\n",
+    )
     with pytest.raises(ConfigError) as err:
         inputs.load_section_va(va, ["A", "B"], CFG.units)
     assert str(err.value).splitlines() == [
@@ -102,17 +110,23 @@ def test_long_tables(tmp_path):
         f"{va}: row 4: column section_code: unknown section 'T'",
         f"{va}: row 5: column year: not a year: '20x7'",
     ]
-    prov = write(tmp_path, "prov.csv", "province_code,year,indicator,value,unit,source\n"
-                                       "11,2017,gdp_primary,1,yi_yuan,DEMO\n11,2017,gdp_secondary,1,yi_yuan,DEMO\n"
-                                       "11,2017,gdp_tertiary,1,yi_yuan,DEMO\n11,2017,employment,1,yi_yuan,DEMO\n")
+    prov = write(
+        tmp_path,
+        "prov.csv",
+        "province_code,year,indicator,value,unit,source\n"
+        "11,2017,gdp_primary,1,yi_yuan,DEMO\n11,2017,gdp_secondary,1,yi_yuan,DEMO\n"
+        "11,2017,gdp_tertiary,1,yi_yuan,DEMO\n11,2017,employment,1,yi_yuan,DEMO\n",
+    )
     with pytest.raises(ConfigError) as err:
         inputs.load_provincial(prov, ["11", "12"], CFG.units)
     assert str(err.value) == f"{prov}: row 5: column unit: unknown persons unit 'yi_yuan' (one of person, wan_person)"
     prov.write_text(prov.read_text().replace("employment,1,yi_yuan", "employment,1,wan_person"))
     with pytest.raises(ConfigError) as err:
         inputs.load_provincial(prov, ["11", "12"], CFG.units)
-    assert str(err.value) == (f"{prov}: province_code 12, year 2017: missing indicator(s) gdp_primary, gdp_secondary, "
-                              "gdp_tertiary, employment")
+    assert str(err.value) == (
+        f"{prov}: province_code 12, year 2017: missing indicator(s) gdp_primary, gdp_secondary, "
+        "gdp_tertiary, employment"
+    )
 
 
 def test_settings_name_the_file_and_key(tmp_path):

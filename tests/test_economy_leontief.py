@@ -79,14 +79,17 @@ def test_four_sectors_with_own_use_and_feedback():
         np.testing.assert_allclose(t.flows.sum(axis=0) + t.value_added, t.total_output, rtol=1e-12)
         parents = aug.parent.to_numpy()
         back = t.flows.groupby(parents).sum().T.groupby(parents).sum().T
-        np.testing.assert_allclose(back.loc[list("wxyz"), list("wxyz")].to_numpy(), FEEDBACK.flows.to_numpy(), rtol=1e-12)
+        np.testing.assert_allclose(
+            back.loc[list("wxyz"), list("wxyz")].to_numpy(), FEEDBACK.flows.to_numpy(), rtol=1e-12
+        )
         z, x = t.flows.to_numpy(), t.total_output.to_numpy()
         c = np.linalg.inv(np.eye(len(x)) - z / x)
         dy = sum(c[:4, j] * x[j] / c[j, j] for j in (4, 5))
         got = leontief.penetration(aug)
         np.testing.assert_allclose(got["delta_y"].to_numpy(), dy, rtol=1e-10)
-        np.testing.assert_allclose(got["penetration_va"].sum(), (dy * FEEDBACK.value_added / FEEDBACK.total_output).sum(),
-                                   rtol=1e-10)
+        np.testing.assert_allclose(
+            got["penetration_va"].sum(), (dy * FEEDBACK.value_added / FEEDBACK.total_output).sum(), rtol=1e-10
+        )
     mixed = leontief.augment(FEEDBACK, s, "mixed").table.flows
     segregated = leontief.augment(FEEDBACK, s, "segregated").table.flows
     assert mixed.at["IIoT:x", "x"] == pytest.approx(0.3 * 0.7 * 30) and segregated.at["IIoT:x", "x"] == 0

@@ -12,18 +12,30 @@ from analytics.economy import extrapolate, production
 # Table F9.2; Rdatasets csv/AER/Equipment.csv): value added and capital in millions of 1957 dollars,
 # labour in millions of man-hours, number of firms.
 EQUIPMENT = [
-    ("Alabama", 126.148, 3.804, 31.551, 68), ("California", 3201.486, 185.446, 452.844, 1372),
-    ("Connecticut", 690.67, 39.712, 124.074, 154), ("Florida", 56.296, 6.547, 19.181, 292),
-    ("Georgia", 304.531, 11.53, 45.534, 71), ("Illinois", 723.028, 58.987, 88.391, 275),
-    ("Indiana", 992.169, 112.884, 148.53, 260), ("Iowa", 35.796, 2.698, 8.017, 75),
-    ("Kansas", 494.515, 10.36, 86.189, 76), ("Kentucky", 124.948, 5.213, 12.0, 31),
-    ("Louisiana", 73.328, 3.763, 15.9, 115), ("Maine", 29.467, 1.967, 6.47, 81),
-    ("Maryland", 415.262, 17.546, 69.342, 129), ("Massachusetts", 241.53, 15.347, 39.416, 172),
-    ("Michigan", 4079.554, 435.105, 490.384, 568), ("Missouri", 652.085, 32.84, 84.831, 125),
-    ("NewJersey", 667.113, 33.292, 83.033, 247), ("NewYork", 940.43, 72.974, 190.094, 461),
-    ("Ohio", 1611.899, 157.978, 259.916, 363), ("Pennsylvania", 617.579, 34.324, 98.152, 233),
-    ("Texas", 527.413, 22.736, 109.728, 308), ("Virginia", 174.394, 7.173, 31.301, 85),
-    ("Washington", 636.948, 30.807, 87.963, 179), ("WestVirginia", 22.7, 1.543, 4.063, 15),
+    ("Alabama", 126.148, 3.804, 31.551, 68),
+    ("California", 3201.486, 185.446, 452.844, 1372),
+    ("Connecticut", 690.67, 39.712, 124.074, 154),
+    ("Florida", 56.296, 6.547, 19.181, 292),
+    ("Georgia", 304.531, 11.53, 45.534, 71),
+    ("Illinois", 723.028, 58.987, 88.391, 275),
+    ("Indiana", 992.169, 112.884, 148.53, 260),
+    ("Iowa", 35.796, 2.698, 8.017, 75),
+    ("Kansas", 494.515, 10.36, 86.189, 76),
+    ("Kentucky", 124.948, 5.213, 12.0, 31),
+    ("Louisiana", 73.328, 3.763, 15.9, 115),
+    ("Maine", 29.467, 1.967, 6.47, 81),
+    ("Maryland", 415.262, 17.546, 69.342, 129),
+    ("Massachusetts", 241.53, 15.347, 39.416, 172),
+    ("Michigan", 4079.554, 435.105, 490.384, 568),
+    ("Missouri", 652.085, 32.84, 84.831, 125),
+    ("NewJersey", 667.113, 33.292, 83.033, 247),
+    ("NewYork", 940.43, 72.974, 190.094, 461),
+    ("Ohio", 1611.899, 157.978, 259.916, 363),
+    ("Pennsylvania", 617.579, 34.324, 98.152, 233),
+    ("Texas", 527.413, 22.736, 109.728, 308),
+    ("Virginia", 174.394, 7.173, 31.301, 85),
+    ("Washington", 636.948, 30.807, 87.963, 179),
+    ("WestVirginia", 22.7, 1.543, 4.063, 15),
     ("Wisconsin", 349.711, 22.001, 52.818, 142),
 ]
 
@@ -63,8 +75,10 @@ def test_gamma_and_multiplier_recover_a_known_technology_path():
 
 
 def test_fit_years_must_be_observed():
-    frame = pd.DataFrame({"gdp": [1.0, 2, 3, 4], "capital_stock": [1.0, 2, 3, 4], "employment": [1.0, 1, np.nan, 1]},
-                         index=[2007, 2008, 2009, 2010])
+    frame = pd.DataFrame(
+        {"gdp": [1.0, 2, 3, 4], "capital_stock": [1.0, 2, 3, 4], "employment": [1.0, 1, np.nan, 1]},
+        index=[2007, 2008, 2009, 2010],
+    )
     with pytest.raises(ValueError, match="missing employment 2009"):
         production.fit(frame, 2007, 2010)
 

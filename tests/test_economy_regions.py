@@ -17,10 +17,23 @@ def economies(draw):
     provinces = draw(st.integers(min_value=1, max_value=8))
     years = draw(st.integers(min_value=1, max_value=3))
     codes = [f"{11 + i}" for i in range(provinces)]
-    gdp = [{"year": 2017 + y, "province_code": p, "sector": j, "gdp": draw(positive)}
-           for y in range(years) for p in codes for j in (1, 2, 3)]
-    sectors = [{"year": 2017 + y, "sector": j, "direct_va": draw(positive), "penetration_va": draw(positive),
-                "gdp": draw(positive)} for y in range(years) for j in (1, 2, 3)]
+    gdp = [
+        {"year": 2017 + y, "province_code": p, "sector": j, "gdp": draw(positive)}
+        for y in range(years)
+        for p in codes
+        for j in (1, 2, 3)
+    ]
+    sectors = [
+        {
+            "year": 2017 + y,
+            "sector": j,
+            "direct_va": draw(positive),
+            "penetration_va": draw(positive),
+            "gdp": draw(positive),
+        }
+        for y in range(years)
+        for j in (1, 2, 3)
+    ]
     labour = {(2017 + y, p): draw(positive) for y in range(years) for p in codes}
     return pd.DataFrame(gdp), pd.DataFrame(sectors), labour
 
@@ -65,14 +78,21 @@ def test_employment_is_value_added_over_productivity(economy):
     gdp, sectors, labour = economy
     three = _eta(sectors)
     z = regions.allocate(regions.weights(gdp, three, "by_sector"), three, "by_sector")
-    prov = z.groupby(["year", "province_code"], as_index=False)[["gdp", "direct_va", "penetration_va", "total_va"]].sum()
+    prov = z.groupby(["year", "province_code"], as_index=False)[
+        ["gdp", "direct_va", "penetration_va", "total_va"]
+    ].sum()
     prov["labour"] = [labour[(y, p)] for y, p in zip(prov["year"], prov["province_code"])]
     prov = employment.by_province(prov)
     np.testing.assert_allclose(prov["employment"] * prov["productivity"], prov["total_va"], rtol=1e-9)
     np.testing.assert_allclose(prov["employment"], prov["total_va"] * prov["labour"] / prov["gdp"], rtol=1e-9)
-    np.testing.assert_allclose(prov["direct_employment"] + prov["penetration_employment"], prov["employment"], rtol=1e-9)
+    np.testing.assert_allclose(
+        prov["direct_employment"] + prov["penetration_employment"], prov["employment"], rtol=1e-9
+    )
     nat = employment.national(prov)
     np.testing.assert_allclose(nat["employment"], prov.groupby("year")["employment"].sum().to_numpy(), rtol=1e-9)
     np.testing.assert_allclose(nat["direct_employment"] + nat["penetration_employment"], nat["employment"], rtol=1e-9)
-    np.testing.assert_allclose(nat["productivity"], (prov.groupby("year")["gdp"].sum() / prov.groupby("year")["labour"].sum())
-                               .to_numpy(), rtol=1e-9)
+    np.testing.assert_allclose(
+        nat["productivity"],
+        (prov.groupby("year")["gdp"].sum() / prov.groupby("year")["labour"].sum()).to_numpy(),
+        rtol=1e-9,
+    )

@@ -55,8 +55,9 @@ def compute(inputs: EconomyInputs, cfg: EconomySettings) -> Accounts:
     notes += more
     provincial = {}
     for indicator in PROVINCIAL_INDICATORS:
-        provincial[indicator], more = extrapolate.fill_frame(inputs.provincial[indicator], years, window,
-                                                             f"provincial_accounts.{indicator}")
+        provincial[indicator], more = extrapolate.fill_frame(
+            inputs.provincial[indicator], years, window, f"provincial_accounts.{indicator}"
+        )
         notes += more
 
     # --- contribution rates and the annual multiplier ----------------------------------------
@@ -64,28 +65,41 @@ def compute(inputs: EconomyInputs, cfg: EconomySettings) -> Accounts:
     direct_rate = _rate(per_section["direct_va"], denominator)
     base_pen_rate = _rate(per_section["penetration_va"], denominator)
     gam = production.gamma(national_in, fit, cfg.production_function.fit_last)
-    cumulative = {y: float(gam.loc[cfg.base_year + 1 : y, "multiplier"].prod()) if y > cfg.base_year else 1.0 for y in years}
+    cumulative = {
+        y: float(gam.loc[cfg.base_year + 1 : y, "multiplier"].prod()) if y > cfg.base_year else 1.0 for y in years
+    }
 
     rows = []
     for y in years:
         for s in inputs.sections:
             va = float(section_va.at[y, s])
             pen_rate = float(base_pen_rate[s]) * cumulative[y]
-            rows.append({"year": y, "section_code": s, "sector": sector_of[s], "section_va": va,
-                         "direct_rate": float(direct_rate[s]), "penetration_rate": pen_rate,
-                         "direct_va": float(direct_rate[s]) * va, "penetration_va": pen_rate * va})
+            rows.append(
+                {
+                    "year": y,
+                    "section_code": s,
+                    "sector": sector_of[s],
+                    "section_va": va,
+                    "direct_rate": float(direct_rate[s]),
+                    "penetration_rate": pen_rate,
+                    "direct_va": float(direct_rate[s]) * va,
+                    "penetration_va": pen_rate * va,
+                }
+            )
     sections = pd.DataFrame(rows)
     sections["total_va"] = sections["direct_va"] + sections["penetration_va"]
 
     # --- three sectors and provinces ----------------------------------------------------------
-    three = regions.by_three_sectors(sections.rename(columns={"section_va": "gdp"}), sector_of,
-                                     ["gdp", "direct_va", "penetration_va", "total_va"])
+    three = regions.by_three_sectors(
+        sections.rename(columns={"section_va": "gdp"}), sector_of, ["gdp", "direct_va", "penetration_va", "total_va"]
+    )
     three["eta"] = _rate(three["total_va"], three["gdp"])
     prov_gdp = regions.provincial_gdp_long({k: v.loc[years] for k, v in provincial.items()})
     w = regions.weights(prov_gdp, three, cfg.regions.weights)
     prov_sector = regions.allocate(w, three, cfg.regions.weights)
-    prov = prov_sector.groupby(["year", "province_code"], as_index=False)[["gdp", "direct_va", "penetration_va",
-                                                                            "total_va"]].sum()
+    prov = prov_sector.groupby(["year", "province_code"], as_index=False)[
+        ["gdp", "direct_va", "penetration_va", "total_va"]
+    ].sum()
     labour = provincial["employment"].loc[years].stack().rename("labour").reset_index()
     labour.columns = ["year", "province_code", "labour"]
     prov = prov.merge(labour, on=["year", "province_code"], how="left", validate="one_to_one")

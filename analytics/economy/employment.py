@@ -28,13 +28,15 @@ def national(provinces: pd.DataFrame) -> pd.DataFrame:
     """E_n = Σ_i E_in, split by the national value-added shares; and Pro_n of the section figures."""
     sums = provinces.groupby("year", as_index=False)[["gdp", "labour", "employment", "direct_va", "total_va"]].sum()
     share = (sums["direct_va"] / sums["total_va"]).where(sums["total_va"] > 0, 0.0)
-    return pd.DataFrame({
-        "year": sums["year"],
-        "productivity": sums["gdp"] / sums["labour"],
-        "employment": sums["employment"],
-        "direct_employment": sums["employment"] * share,
-        "penetration_employment": sums["employment"] * (1 - share),
-    })
+    return pd.DataFrame(
+        {
+            "year": sums["year"],
+            "productivity": sums["gdp"] / sums["labour"],
+            "employment": sums["employment"],
+            "direct_employment": sums["employment"] * share,
+            "penetration_employment": sums["employment"] * (1 - share),
+        }
+    )
 
 
 def by_section(sections: pd.DataFrame, productivity: pd.DataFrame) -> pd.DataFrame:

@@ -22,8 +22,12 @@ from etl.model import ConfigError
 IO_SPECIAL_ROWS = ("intermediate_input", "value_added", "total_input")
 IO_TAIL = ("final_demand", "total_output", "unit", "source")
 NATIONAL_INDICATORS = {"gdp": "money", "capital_stock": "money", "employment": "persons"}
-PROVINCIAL_INDICATORS = {"gdp_primary": "money", "gdp_secondary": "money", "gdp_tertiary": "money",
-                         "employment": "persons"}
+PROVINCIAL_INDICATORS = {
+    "gdp_primary": "money",
+    "gdp_secondary": "money",
+    "gdp_tertiary": "money",
+    "employment": "persons",
+}
 MAX_ERRORS = 25
 
 
@@ -178,7 +182,9 @@ def load_io_table(path: Path, units: Units, tol: Tolerance) -> tuple[IOTable, tu
             continue
         seen[code] = number
         if code not in sectors and code not in IO_SPECIAL_ROWS:
-            errors.cell(number, "code", f"unknown row {code!r} (a sector column or one of {', '.join(IO_SPECIAL_ROWS)})")
+            errors.cell(
+                number, "code", f"unknown row {code!r} (a sector column or one of {', '.join(IO_SPECIAL_ROWS)})"
+            )
             continue
         factor = _factor(errors, number, row["unit"], "money", units)
         values = {}
@@ -218,16 +224,27 @@ def load_io_table(path: Path, units: Units, tol: Tolerance) -> tuple[IOTable, tu
     for s in sectors:
         lhs = z.loc[s].sum() + f[s]
         if not tol.holds(lhs, x[s]):
-            errors.cell(seen[s], "total_output", f"intermediate use + final_demand = {lhs:.6g} but total_output = {x[s]:.6g}")
+            errors.cell(
+                seen[s], "total_output", f"intermediate use + final_demand = {lhs:.6g} but total_output = {x[s]:.6g}"
+            )
         ti = flows["total_input"][s]
         if not tol.holds(ti, x[s]):
-            errors.cell(seen["total_input"], s, f"total_input {ti:.6g} differs from total_output {x[s]:.6g} of row {seen[s]}")
+            errors.cell(
+                seen["total_input"], s, f"total_input {ti:.6g} differs from total_output {x[s]:.6g} of row {seen[s]}"
+            )
         if "intermediate_input" in flows and not tol.holds(flows["intermediate_input"][s], colsum[s]):
-            errors.cell(seen["intermediate_input"], s,
-                        f"intermediate_input {flows['intermediate_input'][s]:.6g} differs from the column sum {colsum[s]:.6g}")
+            errors.cell(
+                seen["intermediate_input"],
+                s,
+                f"intermediate_input {flows['intermediate_input'][s]:.6g} differs from the column sum {colsum[s]:.6g}",
+            )
         if "value_added" in flows and not tol.holds(colsum[s] + flows["value_added"][s], ti):
-            errors.cell(seen["value_added"], s,
-                        f"column sum {colsum[s]:.6g} + value_added {flows['value_added'][s]:.6g} differs from total_input {ti:.6g}")
+            errors.cell(
+                seen["value_added"],
+                s,
+                f"column sum {colsum[s]:.6g} + value_added {flows['value_added'][s]:.6g}"
+                f" differs from total_input {ti:.6g}",
+            )
     errors.raise_any()
     return IOTable(z, f, x, names), _demo(rows)
 
@@ -268,7 +285,9 @@ def load_sector_sections(path: Path, io: IOTable, sections: list[str]) -> tuple[
     parsed, first = _coded(path, "section_code", io.sectors, "the IO table", rows, errors)
     for code, (section, _) in parsed.items():
         if section not in sections:
-            errors.cell(first[code], "section_code", f"unknown section {section!r} (one of {sections[0]}..{sections[-1]})")
+            errors.cell(
+                first[code], "section_code", f"unknown section {section!r} (one of {sections[0]}..{sections[-1]})"
+            )
     missing = [s for s in io.sectors if s not in parsed]
     if missing:
         errors.file(f"no section for sector(s) {', '.join(missing)}")
@@ -389,7 +408,14 @@ def load_inputs(settings: EconomySettings, base: Path, reference_dir: Path) -> E
     section_va, d_va = load_section_va(files["section_value_added"], sections, units)
     provincial, d_prov = load_provincial(files["provincial_accounts"], provinces, units)
     published = load_published(files["published_figures"])
-    demo = {"io_table": d_io, "related_sectors": d_rel, "sector_sections": d_sec, "national_series": d_nat,
-            "section_value_added": d_va, "provincial_accounts": d_prov}
-    return EconomyInputs(io, s_k, section_of, national, section_va, provincial, published, tuple(sections),
-                         tuple(provinces), files, demo)
+    demo = {
+        "io_table": d_io,
+        "related_sectors": d_rel,
+        "sector_sections": d_sec,
+        "national_series": d_nat,
+        "section_value_added": d_va,
+        "provincial_accounts": d_prov,
+    }
+    return EconomyInputs(
+        io, s_k, section_of, national, section_va, provincial, published, tuple(sections), tuple(provinces), files, demo
+    )

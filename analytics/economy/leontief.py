@@ -68,8 +68,11 @@ def augment(io: IOTable, s_k: pd.Series, split: str = "mixed") -> Augmented:
     virtual = tuple(f"{VIRTUAL_PREFIX}{k}" for k in related)
     labels = io.sectors + list(virtual)
     parent = pd.Series(io.sectors + related, index=labels, name="parent")
-    share = pd.Series([1.0 - float(s_k.get(s, 0.0)) for s in io.sectors] + [float(s_k[k]) for k in related],
-                      index=labels, name="share")
+    share = pd.Series(
+        [1.0 - float(s_k.get(s, 0.0)) for s in io.sectors] + [float(s_k[k]) for k in related],
+        index=labels,
+        name="share",
+    )
     z = io.flows.loc[parent.values, parent.values].to_numpy() * np.outer(share.values, share.values)
     if split == "segregated":
         for k, p in zip(related, virtual):
@@ -117,14 +120,16 @@ def base_year(io: IOTable, s_k: pd.Series, split: str) -> pd.DataFrame:
     pen = penetration(aug)
     s = s_k.reindex(io.sectors).fillna(0.0)
     direct = direct_value_added(io.value_added, s_k).reindex(io.sectors).fillna(0.0)
-    return pd.DataFrame({
-        "sector_name": io.names,
-        "s_k": s,
-        "total_output": io.total_output,
-        "intermediate_input": io.intermediate_input,
-        "value_added": io.value_added,
-        "direct_va": direct,
-        "delta_y": pen["delta_y"],
-        "lambda": pen["lambda"],
-        "penetration_va": pen["penetration_va"],
-    })
+    return pd.DataFrame(
+        {
+            "sector_name": io.names,
+            "s_k": s,
+            "total_output": io.total_output,
+            "intermediate_input": io.intermediate_input,
+            "value_added": io.value_added,
+            "direct_va": direct,
+            "delta_y": pen["delta_y"],
+            "lambda": pen["lambda"],
+            "penetration_va": pen["penetration_va"],
+        }
+    )

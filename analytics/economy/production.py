@@ -46,7 +46,9 @@ def fit(national: pd.DataFrame, first: int, last: int) -> Fit:
     frame = national.reindex(years)
     missing = [f"{c} {y}" for c in ("gdp", "capital_stock", "employment") for y in years if pd.isna(frame.at[y, c])]
     if missing:
-        raise ValueError(f"the production-function fit years {first}..{last} need observed values: missing {', '.join(missing)}")
+        raise ValueError(
+            f"the production-function fit years {first}..{last} need observed values: missing {', '.join(missing)}"
+        )
     return fit_loglinear(frame["gdp"].to_numpy(), frame["capital_stock"].to_numpy(), frame["employment"].to_numpy())
 
 
@@ -56,7 +58,16 @@ def gamma(national: pd.DataFrame, f: Fit, fit_last: int) -> pd.DataFrame:
     fitted = np.exp(f.ln_a) * frame["capital_stock"] ** f.alpha * frame["employment"] ** f.beta
     g = (frame["gdp"] / fitted).where(frame.index > fit_last, 1.0)
     mult = (g / g.shift(1)).fillna(1.0)
-    out = pd.DataFrame({"gdp": frame["gdp"], "capital_stock": frame["capital_stock"], "employment": frame["employment"],
-                        "fitted_gdp": fitted, "gamma": g, "multiplier": mult, "in_fit": frame.index <= fit_last})
+    out = pd.DataFrame(
+        {
+            "gdp": frame["gdp"],
+            "capital_stock": frame["capital_stock"],
+            "employment": frame["employment"],
+            "fitted_gdp": fitted,
+            "gamma": g,
+            "multiplier": mult,
+            "in_fit": frame.index <= fit_last,
+        }
+    )
     out.index.name = "year"
     return out

@@ -23,8 +23,12 @@ def _ours(tables: dict[str, pd.DataFrame], figure: str, year: int, key: str) -> 
         row = _row(tables["economy_national"], year)
         return None if row is None else float(row["penetration_va"] / row["direct_va"])
     scope, _, code = key.partition(" ")
-    frame = {"national": "economy_national", "sector": "economy_three_sector", "section": "economy_section",
-             "province": "economy_province"}.get(scope)
+    frame = {
+        "national": "economy_national",
+        "sector": "economy_three_sector",
+        "section": "economy_section",
+        "province": "economy_province",
+    }.get(scope)
     if frame is None:
         return None
     t = tables[frame]
@@ -50,16 +54,41 @@ def published(tables: dict[str, pd.DataFrame], figures: pd.DataFrame, inputs: st
     for f in figures.itertuples(index=False):
         ours = _ours(tables, f.figure, int(f.year), f.key)
         ratio = None if ours is None or not f.value else ours / f.value
-        rows.append({"kind": "published", "figure": f.figure, "year": int(f.year), "key": f.key, "expected": float(f.value),
-                     "ours": ours, "unit": f.unit, "ratio": ratio, "holds": None, "seed": f.seed, "location": f.location,
-                     "inputs": inputs})
+        rows.append(
+            {
+                "kind": "published",
+                "figure": f.figure,
+                "year": int(f.year),
+                "key": f.key,
+                "expected": float(f.value),
+                "ours": ours,
+                "unit": f.unit,
+                "ratio": ratio,
+                "holds": None,
+                "seed": f.seed,
+                "location": f.location,
+                "inputs": inputs,
+            }
+        )
     return rows
 
 
 def _check(figure: str, year: int, key: str, expected: float, ours: float, unit: str) -> dict:
     holds = math.isclose(ours, expected, rel_tol=REL, abs_tol=ABS)
-    return {"kind": "identity", "figure": figure, "year": int(year), "key": key, "expected": float(expected),
-            "ours": float(ours), "unit": unit, "ratio": None, "holds": holds, "seed": None, "location": None, "inputs": None}
+    return {
+        "kind": "identity",
+        "figure": figure,
+        "year": int(year),
+        "key": key,
+        "expected": float(expected),
+        "ours": float(ours),
+        "unit": unit,
+        "ratio": None,
+        "holds": holds,
+        "seed": None,
+        "location": None,
+        "inputs": None,
+    }
 
 
 def identities(tables: dict[str, pd.DataFrame], weights_mode: str) -> list[dict]:
@@ -71,27 +100,76 @@ def identities(tables: dict[str, pd.DataFrame], weights_mode: str) -> list[dict]
     ps = tables["economy_province_sector"]
     rows = []
     for year, n in nat.iterrows():
-        rows.append(_check("direct + penetration = total", year, "national", n["total_va"],
-                           n["direct_va"] + n["penetration_va"], "yi_yuan"))
+        rows.append(
+            _check(
+                "direct + penetration = total",
+                year,
+                "national",
+                n["total_va"],
+                n["direct_va"] + n["penetration_va"],
+                "yi_yuan",
+            )
+        )
         for kind in ("direct_va", "penetration_va", "total_va"):
-            rows.append(_check(f"three sectors sum to national {kind}", year, "national", n[kind], three.at[year, kind], "yi_yuan"))
-            rows.append(_check(f"sections sum to national {kind}", year, "national", n[kind], sec.at[year, kind], "yi_yuan"))
-            rows.append(_check(f"provinces sum to national {kind}", year, "national", n[kind], prov_sum.at[year, kind], "yi_yuan"))
-        rows.append(_check("employment = sum of provinces", year, "national", prov_sum.at[year, "employment"],
-                           n["employment"], "wan_person"))
-        rows.append(_check("direct + penetration employment = employment", year, "national", n["employment"],
-                           n["direct_employment"] + n["penetration_employment"], "wan_person"))
+            rows.append(
+                _check(
+                    f"three sectors sum to national {kind}", year, "national", n[kind], three.at[year, kind], "yi_yuan"
+                )
+            )
+            rows.append(
+                _check(f"sections sum to national {kind}", year, "national", n[kind], sec.at[year, kind], "yi_yuan")
+            )
+            rows.append(
+                _check(
+                    f"provinces sum to national {kind}", year, "national", n[kind], prov_sum.at[year, kind], "yi_yuan"
+                )
+            )
+        rows.append(
+            _check(
+                "employment = sum of provinces",
+                year,
+                "national",
+                prov_sum.at[year, "employment"],
+                n["employment"],
+                "wan_person",
+            )
+        )
+        rows.append(
+            _check(
+                "direct + penetration employment = employment",
+                year,
+                "national",
+                n["employment"],
+                n["direct_employment"] + n["penetration_employment"],
+                "wan_person",
+            )
+        )
         if weights_mode == "by_sector":
             for sector, total in ps[ps["year"] == year].groupby("sector")["weight"].sum().items():
                 rows.append(_check("provincial weights sum to 1", year, f"sector {sector}", 1.0, total, "ratio"))
         else:
-            rows.append(_check("provincial weights sum to 1", year, "all sectors", 1.0,
-                               ps.loc[ps["year"] == year, "weight"].sum(), "ratio"))
+            rows.append(
+                _check(
+                    "provincial weights sum to 1",
+                    year,
+                    "all sectors",
+                    1.0,
+                    ps.loc[ps["year"] == year, "weight"].sum(),
+                    "ratio",
+                )
+            )
         p = prov[prov["year"] == year]
         worst = (p["employment"] - p["total_va"] / p["productivity"]).abs().idxmax()
-        rows.append(_check("employment = value added / productivity (worst province)", year,
-                           f"province {prov.at[worst, 'province_code']}", prov.at[worst, "total_va"] / prov.at[worst, "productivity"],
-                           prov.at[worst, "employment"], "wan_person"))
+        rows.append(
+            _check(
+                "employment = value added / productivity (worst province)",
+                year,
+                f"province {prov.at[worst, 'province_code']}",
+                prov.at[worst, "total_va"] / prov.at[worst, "productivity"],
+                prov.at[worst, "employment"],
+                "wan_person",
+            )
+        )
     return rows
 
 
@@ -102,15 +180,22 @@ def base_year_check(tables: dict[str, pd.DataFrame], base_year: int) -> list[dic
     n = tables["economy_national"].set_index("year")
     rows = []
     for kind in ("direct_va", "penetration_va"):
-        row = _check(f"base-year {kind} = IO table's", base_year, "national", float(io[kind].sum()), n.at[base_year, kind],
-                     "yi_yuan")
+        row = _check(
+            f"base-year {kind} = IO table's",
+            base_year,
+            "national",
+            float(io[kind].sum()),
+            n.at[base_year, kind],
+            "yi_yuan",
+        )
         row["holds"] = math.isclose(row["ours"], row["expected"], rel_tol=1e-6)
         rows.append(row)
     return rows
 
 
-def comparison(tables: dict[str, pd.DataFrame], figures: pd.DataFrame, weights_mode: str, base_year: int,
-               demo: bool) -> pd.DataFrame:
+def comparison(
+    tables: dict[str, pd.DataFrame], figures: pd.DataFrame, weights_mode: str, base_year: int, demo: bool
+) -> pd.DataFrame:
     rows = published(tables, figures, "DEMO" if demo else "as configured")
     rows += identities(tables, weights_mode) + base_year_check(tables, base_year)
     return pd.DataFrame(rows, columns=COLUMNS)

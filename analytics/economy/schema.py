@@ -13,42 +13,128 @@ from pyspark.sql.types import BooleanType, DoubleType, IntegerType, StringType, 
 
 
 def _schema(*fields: tuple[str, type]) -> StructType:
-    return StructType([StructField(name, kind(), True) for name, kind in fields] + [StructField("run_id", StringType(), False)])
+    return StructType(
+        [StructField(name, kind(), True) for name, kind in fields] + [StructField("run_id", StringType(), False)]
+    )
 
 
-S, I, D, B = StringType, IntegerType, DoubleType, BooleanType
+STR, INT, DBL, BOOL = StringType, IntegerType, DoubleType, BooleanType
 TABLES: dict[str, StructType] = {
     "economy_national": _schema(
-        ("year", I), ("gdp", D), ("direct_va", D), ("penetration_va", D), ("total_va", D), ("gdp_share", D),
-        ("penetration_rate_multiplier", D), ("gamma", D), ("multiplier", D), ("productivity", D), ("employment", D),
-        ("direct_employment", D), ("penetration_employment", D), ("estimated_inputs", B)),
+        ("year", INT),
+        ("gdp", DBL),
+        ("direct_va", DBL),
+        ("penetration_va", DBL),
+        ("total_va", DBL),
+        ("gdp_share", DBL),
+        ("penetration_rate_multiplier", DBL),
+        ("gamma", DBL),
+        ("multiplier", DBL),
+        ("productivity", DBL),
+        ("employment", DBL),
+        ("direct_employment", DBL),
+        ("penetration_employment", DBL),
+        ("estimated_inputs", BOOL),
+    ),
     "economy_section": _schema(
-        ("year", I), ("section_code", S), ("sector", I), ("section_va", D), ("direct_rate", D), ("penetration_rate", D),
-        ("direct_va", D), ("penetration_va", D), ("total_va", D), ("productivity", D), ("direct_employment", D),
-        ("penetration_employment", D), ("employment", D)),
+        ("year", INT),
+        ("section_code", STR),
+        ("sector", INT),
+        ("section_va", DBL),
+        ("direct_rate", DBL),
+        ("penetration_rate", DBL),
+        ("direct_va", DBL),
+        ("penetration_va", DBL),
+        ("total_va", DBL),
+        ("productivity", DBL),
+        ("direct_employment", DBL),
+        ("penetration_employment", DBL),
+        ("employment", DBL),
+    ),
     "economy_three_sector": _schema(
-        ("year", I), ("sector", I), ("gdp", D), ("direct_va", D), ("penetration_va", D), ("total_va", D), ("eta", D)),
+        ("year", INT),
+        ("sector", INT),
+        ("gdp", DBL),
+        ("direct_va", DBL),
+        ("penetration_va", DBL),
+        ("total_va", DBL),
+        ("eta", DBL),
+    ),
     "economy_province": _schema(
-        ("year", I), ("province_code", S), ("gdp", D), ("direct_va", D), ("penetration_va", D), ("total_va", D),
-        ("labour", D), ("gdp_share", D), ("productivity", D), ("employment", D), ("direct_employment", D),
-        ("penetration_employment", D)),
+        ("year", INT),
+        ("province_code", STR),
+        ("gdp", DBL),
+        ("direct_va", DBL),
+        ("penetration_va", DBL),
+        ("total_va", DBL),
+        ("labour", DBL),
+        ("gdp_share", DBL),
+        ("productivity", DBL),
+        ("employment", DBL),
+        ("direct_employment", DBL),
+        ("penetration_employment", DBL),
+    ),
     "economy_province_sector": _schema(
-        ("year", I), ("province_code", S), ("sector", I), ("gdp", D), ("eta", D), ("weight", D), ("direct_va", D),
-        ("penetration_va", D), ("total_va", D)),
+        ("year", INT),
+        ("province_code", STR),
+        ("sector", INT),
+        ("gdp", DBL),
+        ("eta", DBL),
+        ("weight", DBL),
+        ("direct_va", DBL),
+        ("penetration_va", DBL),
+        ("total_va", DBL),
+    ),
     "economy_io_sector": _schema(
-        ("sector_code", S), ("sector_name", S), ("section_code", S), ("s_k", D), ("total_output", D),
-        ("intermediate_input", D), ("value_added", D), ("direct_va", D), ("delta_y", D), ("lambda", D),
-        ("penetration_va", D)),
+        ("sector_code", STR),
+        ("sector_name", STR),
+        ("section_code", STR),
+        ("s_k", DBL),
+        ("total_output", DBL),
+        ("intermediate_input", DBL),
+        ("value_added", DBL),
+        ("direct_va", DBL),
+        ("delta_y", DBL),
+        ("lambda", DBL),
+        ("penetration_va", DBL),
+    ),
     "economy_production": _schema(
-        ("year", I), ("gdp", D), ("capital_stock", D), ("employment", D), ("fitted_gdp", D), ("gamma", D),
-        ("multiplier", D), ("in_fit", B)),
+        ("year", INT),
+        ("gdp", DBL),
+        ("capital_stock", DBL),
+        ("employment", DBL),
+        ("fitted_gdp", DBL),
+        ("gamma", DBL),
+        ("multiplier", DBL),
+        ("in_fit", BOOL),
+    ),
     "economy_production_fit": _schema(
-        ("ln_a", D), ("alpha", D), ("beta", D), ("se_ln_a", D), ("se_alpha", D), ("se_beta", D), ("r_squared", D),
-        ("n_obs", I), ("fit_first", I), ("fit_last", I)),
-    "economy_estimated_inputs": _schema(("table", S), ("column", S), ("year", I), ("value", D)),
+        ("ln_a", DBL),
+        ("alpha", DBL),
+        ("beta", DBL),
+        ("se_ln_a", DBL),
+        ("se_alpha", DBL),
+        ("se_beta", DBL),
+        ("r_squared", DBL),
+        ("n_obs", INT),
+        ("fit_first", INT),
+        ("fit_last", INT),
+    ),
+    "economy_estimated_inputs": _schema(("table", STR), ("column", STR), ("year", INT), ("value", DBL)),
     "economy_comparison": _schema(
-        ("kind", S), ("figure", S), ("year", I), ("key", S), ("expected", D), ("ours", D), ("unit", S), ("ratio", D),
-        ("holds", B), ("seed", S), ("location", S), ("inputs", S)),
+        ("kind", STR),
+        ("figure", STR),
+        ("year", INT),
+        ("key", STR),
+        ("expected", DBL),
+        ("ours", DBL),
+        ("unit", STR),
+        ("ratio", DBL),
+        ("holds", BOOL),
+        ("seed", STR),
+        ("location", STR),
+        ("inputs", STR),
+    ),
 }
 
 
@@ -70,8 +156,10 @@ def rows(name: str, frame: pd.DataFrame, run_id: str) -> list[tuple]:
     missing = [f.name for f in fields if f.name not in frame.columns]
     if missing:
         raise KeyError(f"{name}: columns {', '.join(missing)} not computed")
-    return [tuple(_cell(v, f.dataType) for v, f in zip(rec, fields)) + (run_id,)
-            for rec in frame[[f.name for f in fields]].itertuples(index=False, name=None)]
+    return [
+        tuple(_cell(v, f.dataType) for v, f in zip(rec, fields)) + (run_id,)
+        for rec in frame[[f.name for f in fields]].itertuples(index=False, name=None)
+    ]
 
 
 def csv_text(name: str, frame: pd.DataFrame) -> str:
