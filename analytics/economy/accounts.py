@@ -6,6 +6,8 @@ rate (constant, seeds: "由...直接贡献率和各行业大类增加值") and p
 the product of the annual multipliers since the base year) times the section's value added of
 year n; then three sectors, provinces and employment. Years run from the base year to
 `last_year` (default: the last year of section_value_added.csv); missing inputs are extrapolated.
+The national GDP of the GDP share is the sum of the sections' value added (the yearbook's GDP by
+industry), the same source as the numerator.
 """
 
 from __future__ import annotations

@@ -98,7 +98,10 @@ class Extrapolation(Frozen):
 
 
 class ThreeSectors(Frozen):
-    """Sections (A..S) of each of the three sectors (三次产业)."""
+    """Sections (A..S) of each of the three sectors (三次产业), at section level.
+
+    NBS 三次产业划分规定 (2018) puts A05, B11 and C43 in the tertiary sector; sections cannot be split,
+    so the default is A | B-E | F-S, the usual section-level approximation."""
 
     primary: tuple[str, ...]
     secondary: tuple[str, ...]
