@@ -31,8 +31,9 @@ demo: setup
 	IIAP_PSEUDONYM_KEY=$${IIAP_PSEUDONYM_KEY:-$(DEMO_KEY)} $(PY) -m jobs ingest
 	IIAP_PSEUDONYM_KEY=$${IIAP_PSEUDONYM_KEY:-$(DEMO_KEY)} $(PY) -m jobs quality
 	$(PY) -m jobs classify --truth data/truth
+	$(PY) -m jobs economy
 	$(PY) -m jobs index release
-	@echo "landing files: data/landing   ground truth: data/truth/manifest.json   lakehouse: lakehouse/   MLflow: mlflow/mlflow.db (iiap-classification, iiap-index-release)"
+	@echo "landing files: data/landing   ground truth: data/truth/manifest.json   lakehouse: lakehouse/   MLflow: mlflow/mlflow.db (iiap-classification, iiap-economy, iiap-index-release)"
 	@echo "reproduce a release: .venv/bin/python -m jobs index reproduce RUN_ID"
 	@echo "data-quality dashboard: lakehouse/_quality/gx/uncommitted/data_docs/local_site/index.html"
 

@@ -64,6 +64,7 @@ class Table:
     keys: tuple[str, ...] = ()  # upsert keys
     readers: tuple[str, ...] = ()  # jobs that read it as a pinned input
     also_written_by: tuple[str, ...] = ()  # jobs that append to it besides its writer (not rolled back with them)
+    rolled_back: bool = True  # an unfinished batch of its writer is undone in it (not in the batch log itself)
 
     @property
     def id(self) -> str:
@@ -186,7 +187,7 @@ TABLES: tuple[Table, ...] = (
         "batch_id string NOT NULL, status string NOT NULL, at timestamp NOT NULL, files int NOT NULL, "
         "table_versions map<string,bigint>",
         "batch start (with every table's version), commit, rejection and roll-back",
-        "append", "ingest",
+        "append", "ingest", rolled_back=False,
     ),
     Table(
         "ops", "quality_history",
@@ -226,6 +227,52 @@ TABLES: tuple[Table, ...] = (
         "one row per connected enterprise (the master): `effective`, `passed_signals`, `failed_signals`, `rule_set`, "
         "features",
         "overwrite", "classify", suite="gold.enterprise_labels", readers=("release",),
+    ),
+    *(
+        Table("gold", name, f"{ddl}, run_id string NOT NULL", grain, "overwrite", "economy", readers=readers)
+        for name, ddl, grain, readers in (
+            ("economy_national",
+             "year int, gdp double, direct_va double, penetration_va double, total_va double, gdp_share double, "
+             "penetration_rate_multiplier double, gamma double, multiplier double, productivity double, employment double, "
+             "direct_employment double, penetration_employment double, estimated_inputs boolean",
+             "year: national IIoT value added (direct, penetration; 亿元), its GDP share, multiplier, employment (万人)", ()),
+            ("economy_section",
+             "year int, section_code string, sector int, section_va double, direct_rate double, penetration_rate double, "
+             "direct_va double, penetration_va double, total_va double, productivity double, direct_employment double, "
+             "penetration_employment double, employment double",
+             "year × GB/T 4754 section: contribution rates, IIoT value added, employment driven", ("release",)),
+            ("economy_three_sector",
+             "year int, sector int, gdp double, direct_va double, penetration_va double, total_va double, eta double",
+             "year × sector (1-3): GDP, IIoT value added, its share η", ()),
+            ("economy_province",
+             "year int, province_code string, gdp double, direct_va double, penetration_va double, total_va double, "
+             "labour double, gdp_share double, productivity double, employment double, direct_employment double, "
+             "penetration_employment double",
+             "year × province: IIoT value added, its GDP share, employment driven", ("release",)),
+            ("economy_province_sector",
+             "year int, province_code string, sector int, gdp double, eta double, weight double, direct_va double, "
+             "penetration_va double, total_va double",
+             "year × province × sector: the allocation weight ω and the value added it gives", ()),
+            ("economy_io_sector",
+             "sector_code string, sector_name string, section_code string, s_k double, total_output double, "
+             "intermediate_input double, value_added double, direct_va double, delta_y double, lambda double, "
+             "penetration_va double",
+             "IO-table sector of the base year: S_k, X, M, direct value added, ΔY, λ, penetration value added", ()),
+            ("economy_production",
+             "year int, gdp double, capital_stock double, employment double, fitted_gdp double, gamma double, "
+             "multiplier double, in_fit boolean",
+             "year: the production function's inputs, fit, γ and the annual multiplier", ()),
+            ("economy_production_fit",
+             "ln_a double, alpha double, beta double, se_ln_a double, se_alpha double, se_beta double, r_squared double, "
+             "n_obs int, fit_first int, fit_last int",
+             "one row: the OLS fit of ln Y = ln A + α ln K + β ln L, with standard errors and R²", ()),
+            ("economy_estimated_inputs", "table string, column string, year int, value double",
+             "every input cell the run estimated (extrapolated or interpolated)", ()),
+            ("economy_comparison",
+             "kind string, figure string, year int, key string, expected double, ours double, unit string, ratio double, "
+             "holds boolean, seed string, location string, inputs string",
+             "the seeds' published figures beside ours, and the identities that must hold", ()),
+        )
     ),
     Table(
         "gold", "access_counts",
@@ -335,8 +382,8 @@ class Tables:
         return self.s.table_path("_staging", batch_id)
 
     def written_by_ingest(self) -> list[str]:
-        """Paths an ingest batch writes, in the catalogue's write order (what --recover restores)."""
-        return [self.path(t.id) for t in written_by("ingest")]
+        """Paths an ingest batch writes, in the catalogue's write order: what --recover restores (not the batch log)."""
+        return [self.path(t.id) for t in written_by("ingest") if t.rolled_back]
 
     def struct(self, table_id: str) -> T.StructType:
         return entry(table_id).struct(self.s)

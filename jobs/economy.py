@@ -19,6 +19,7 @@ from analytics.economy import accounts, report, schema
 from analytics.economy.inputs import EconomyInputs, load_inputs
 from analytics.economy.settings import EconomySettings, load_economy
 from etl import lake
+from etl.catalog import Tables
 from etl.config import Settings
 
 EXPERIMENT = "economy"
@@ -128,11 +129,11 @@ def run(
             mlflow.log_metric("total_va", float(row.total_va), step=int(row.year))
 
         progress("writing gold/economy_*")
-        versions = {}
-        for name, struct in schema.TABLES.items():
-            path = settings.table_path("gold", name)
-            lake.overwrite(spark.createDataFrame(schema.rows(name, tables[name], run_id), struct), path)
-            versions[name] = lake.version(spark, path)
+        versions, catalog = {}, Tables(settings)
+        for name in schema.NAMES:
+            table_id = f"gold.{name}"
+            catalog.write(catalog.rows(spark, table_id, schema.rows(name, tables[name], run_id)), table_id)
+            versions[name] = lake.version(spark, catalog.path(table_id))
             mlflow.log_text(schema.csv_text(name, tables[name]), f"tables/{name}.csv")
         mlflow.log_params({f"output_version.gold.{k}": v for k, v in versions.items()})
         mlflow.log_artifact(str(config), "conf")

@@ -164,8 +164,12 @@ def _spark(settings, name: str):
 
 @index.command("release")
 @click.option("--config", "config_path", type=_FILE, default=None, help="Release config (default: conf/indices/release.yaml).")
+@click.option(
+    "--economy-run", default=None, metavar="RUN_ID",
+    help="The iiap economy run whose tables feed the economic-benefit indicators (default: the tables as they are now, the latest run).",
+)
 @click.pass_obj
-def release_cmd(obj, config_path: Path | None) -> None:
+def release_cmd(obj, config_path: Path | None, economy_run: str | None) -> None:
     """Build the indicators from the lakehouse, compute every released index; one MLflow run."""
     from analytics.index.indicators import ExternalIndicatorError
     from analytics.tracking import tracking_uri
@@ -173,7 +177,7 @@ def release_cmd(obj, config_path: Path | None) -> None:
 
     settings = _settings(obj)
     try:
-        result = job.run(_spark(settings, "release"), settings, config_path, progress=_progress())
+        result = job.run(_spark(settings, "release"), settings, config_path, progress=_progress(), economy_run=economy_run)
     except (ConfigError, ExternalIndicatorError) as exc:
         raise click.ClickException(f"invalid release input:\n{exc}") from None
     except (job.MissingInput, IndexDataError) as exc:
@@ -182,6 +186,8 @@ def release_cmd(obj, config_path: Path | None) -> None:
         console.print(f"[yellow]note[/yellow] {note}")
     c = result.classification
     console.print(f"period {result.period}; classification {c['rule_set']} {c['window_start']}..{c['window_end']} (run {c['run_id']})")
+    if result.economy:
+        console.print(f"economic accounting: run {result.economy['run_id']}")
     console.print("inputs: " + ", ".join(f"{k}@v{v}" for k, v in result.input_versions.items()))
     for spec_id, top in result.top.items():
         m = result.metrics

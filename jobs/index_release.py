@@ -42,7 +42,9 @@ LAKEHOUSE_INDICATORS = {
     "connected_enterprises": ("gold.enterprise_labels",),
     "effective_access_ratio": ("gold.enterprise_labels",),
     "specialised_app_usage": ("gold.app_sessions_daily", "reference.apps"),
+    **{indicator: (table,) for indicator, (table, _) in ind.ECONOMY_INDICATORS.items()},
 }
+ECONOMY_TABLES = ("gold.economy_province", "gold.economy_section")
 # lakehouse counts whose sums per index are logged as metrics (a quick check against the classification run)
 COUNTED = ("platforms", "connected_enterprises", "specialised_app_usage")
 # artifact folders of a run
@@ -131,12 +133,14 @@ def sha256(path: Path) -> str:
 # --- load ---------------------------------------------------------------------------------------
 
 
-def input_ids(config: ReleaseConfig) -> list[str]:
-    """The reference tables the config names, and the gold tables the lakehouse indicators read."""
-    return [f"reference.{t}" for t in config.reference_tables()] + list(GOLD_INPUTS)
+def input_ids(config: ReleaseConfig, specs: dict[str, IndexSpec]) -> list[str]:
+    """The reference tables the config names, the classification's labels, and the gold tables its specs' lakehouse indicators read."""
+    fed = {i.id for spec in specs.values() for i in spec.indicators if i.source == "lakehouse" and i.id in LAKEHOUSE_INDICATORS}
+    read = {"gold.enterprise_labels"} | {t for i in fed for t in LAKEHOUSE_INDICATORS[i] if t.startswith("gold.")}
+    return [f"reference.{t}" for t in config.reference_tables()] + [t for t in GOLD_INPUTS if t in read]
 
 
-MISSING_HINT = {"reference": "iiap reference (or iiap ingest)", "gold": "iiap classify"}
+MISSING_HINT = {"reference": "iiap reference (or iiap ingest)"}  # gold tables name their writer (iiap classify, iiap economy)
 
 
 @dataclass(frozen=True)
@@ -152,7 +156,12 @@ class Inputs:
     frames: dict[str, DataFrame]
 
 
-def load_inputs(spark: SparkSession, settings: Settings, release_path: Path, conf_root: Path, versions: dict[str, int] | None = None) -> Inputs:
+def load_inputs(
+    spark: SparkSession, settings: Settings, release_path: Path, conf_root: Path, versions: dict[str, int] | None = None,
+    pinned: dict[str, int] | None = None,
+) -> Inputs:
+    """The config and specs, and every input table at `versions` (a reproduction's) or at its current version,
+    except those `pinned` (a named economy run's output versions)."""
     config = load_release(release_path)
     specs, files = {}, {}
     for entry in config.indices:
@@ -161,9 +170,9 @@ def load_inputs(spark: SparkSession, settings: Settings, release_path: Path, con
             raise ConfigError(f"{release_path}: spec id {spec.id!r} is released twice")
         specs[spec.id], files[spec.id] = spec, entry.spec
     t = Tables(settings)
-    names = input_ids(config)
+    names = input_ids(config, specs)
     if versions is None:
-        versions = t.pin(spark, names, MISSING_HINT)
+        versions = t.pin(spark, names, MISSING_HINT) | (pinned or {})
     missing = sorted(set(names) - set(versions))
     if missing:
         raise ReproductionError(f"no recorded Delta version for input(s) {', '.join(missing)}")
@@ -180,6 +189,7 @@ class Release:
 
     period: str
     classification: dict[str, str]
+    economy: dict[str, str] = field(default_factory=dict)  # the economy run of the economic-benefit indicators
     tables: dict[str, str] = field(default_factory=dict)  # artifact path below tables/ -> CSV text
     scores: dict[str, pd.DataFrame] = field(default_factory=dict)
     labels: dict[str, dict[str, str]] = field(default_factory=dict)  # spec id -> unit -> chart label
@@ -201,9 +211,24 @@ def classification_lineage(labels: DataFrame) -> dict[str, str]:
     return {"rule_set": str(r.rule_set), "window_start": str(r.window_start), "window_end": str(r.window_end), "run_id": str(r.run_id)}
 
 
-def _lakehouse_frames(indicators: list[str], inputs: Inputs, vocab: UnitVocabulary, units: DataFrame) -> list[DataFrame]:
+def economy_lineage(inputs: Inputs) -> dict[str, str]:
+    """The economy run the pinned economic-accounting tables came from (one run for all of them); empty if none is read."""
+    tables = [t for t in ECONOMY_TABLES if t in inputs.frames]
+    if not tables:
+        return {}
+    runs = sorted({r.run_id for t in tables for r in inputs.frames[t].select("run_id").distinct().collect()})
+    if len(runs) != 1:
+        raise MissingInput(f"{', '.join(tables)} must hold one economy run, found {len(runs)}: {', '.join(runs[:5]) or 'no rows'}")
+    return {"run_id": runs[0]}
+
+
+def _lakehouse_frames(indicators: list[str], inputs: Inputs, vocab: UnitVocabulary, units: DataFrame, year: int) -> list[DataFrame]:
     """The transforms that feed these indicators (the access pair is one aggregation), keeping only the rows asked for."""
     f, frames = inputs.frames, []
+    for table in ECONOMY_TABLES:
+        wanted = [i for i in indicators if ind.ECONOMY_INDICATORS.get(i, ("",))[0] == table]
+        if wanted:
+            frames.append(ind.economy_per_unit(f[table], units, vocab.key, year, wanted))
     if "platforms" in indicators:
         frames.append(ind.platforms_per_unit(f["reference.platforms"], units))
     if {"connected_enterprises", "effective_access_ratio"} & set(indicators):
@@ -256,7 +281,8 @@ def indicator_table(
     unfed = [i for i in lakehouse_ids if i not in LAKEHOUSE_INDICATORS]
     if unfed:
         release.notes.append(f"{spec.id}: no lakehouse transform for {', '.join(unfed)}")
-    lake_rows = ind.collect_long(_lakehouse_frames(fed, inputs, vocab, units), period)
+    year = datetime.fromisoformat(release.classification["window_end"]).year  # the economy year of the release
+    lake_rows = ind.collect_long(_lakehouse_frames(fed, inputs, vocab, units, year), period)
     read = (f"reference.{vocab.table}",)
     lake_rows["source"] = lake_rows["indicator"].map(
         lambda i: "lakehouse " + " ".join(f"{t}@v{inputs.versions[t]}" for t in (*read, *LAKEHOUSE_INDICATORS[i]))
@@ -300,7 +326,8 @@ def build(inputs: Inputs, progress=lambda msg: None) -> Release:
     """Every output of the release from the pinned inputs: a pure function of the files and versions."""
     lineage = classification_lineage(inputs.frames["gold.enterprise_labels"])
     period = datetime.fromisoformat(lineage["window_end"]).strftime(inputs.config.period_format)
-    release, reference_table, used = Release(period=period, classification=lineage), _ReferenceTables(inputs), []
+    release = Release(period=period, classification=lineage, economy=economy_lineage(inputs))
+    reference_table, used = _ReferenceTables(inputs), []
     for entry in inputs.config.indices:
         spec = next(s for s in inputs.specs.values() if inputs.spec_files[s.id] == entry.spec)
         progress(f"{spec.id}: indicators per {entry.unit}")
@@ -346,6 +373,7 @@ class ReleaseResult:
     artifact_uri: str
     top: dict[str, list[tuple[str, float]]]
     notes: tuple[str, ...]
+    economy: dict[str, str] = field(default_factory=dict)
 
 
 def _params(inputs: Inputs, release: Release, revision: str) -> dict[str, str]:
@@ -357,6 +385,7 @@ def _params(inputs: Inputs, release: Release, revision: str) -> dict[str, str]:
         "app_usage_measure": inputs.config.app_usage_measure,
         "git_revision": revision,
         **{f"classification.{k}": v for k, v in release.classification.items()},
+        **{f"economy.{k}": v for k, v in release.economy.items()},
         **{f"input_version.{k}": str(v) for k, v in inputs.versions.items()},
     }
     for spec_id, spec in inputs.specs.items():
@@ -393,27 +422,33 @@ def _config_files(inputs: Inputs) -> list[str]:
     return files + [rel for e in inputs.config.indices for rel in e.external]
 
 
-def run(spark: SparkSession, settings: Settings, release_path: Path | None = None, progress=lambda msg: None) -> ReleaseResult:
+def economy_versions(settings: Settings, run_id: str) -> dict[str, int]:
+    """The Delta versions of the economic-accounting tables a named `iiap economy` run wrote."""
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    try:
+        found = MlflowClient(tracking.tracking_uri(settings)).get_run(run_id)
+    except MlflowException as exc:
+        raise MissingInput(f"economy run {run_id} not found at {tracking.tracking_uri(settings)}: {exc.message}") from None
+    if found.data.tags.get("job") != "iiap economy":
+        raise MissingInput(f"MLflow run {run_id} is not an economy run (job {found.data.tags.get('job')!r})")
+    params = found.data.params
+    return {t: int(params[f"output_version.{t}"]) for t in ECONOMY_TABLES if f"output_version.{t}" in params}
+
+
+def record(settings: Settings, inputs: Inputs, release: Release, progress) -> tuple[str, str]:
+    """One MLflow run: the params to redo the release, its metrics, tables, config copies, charts and lineage."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import mlflow
 
-    # --- load inputs: the config files and every input table at its current Delta version
-    release_path = Path(release_path or settings.conf_dir / RELEASE_FILE)
-    inputs = load_inputs(spark, settings, release_path, settings.conf_dir)
-    progress("inputs: " + ", ".join(f"{k}@v{v}" for k, v in inputs.versions.items()))
-
-    # --- process: indicators, indices, groups, uncertainty
-    release = build(inputs, progress)
-
-    # --- save: one MLflow run
     progress("recording the MLflow run")
     revision = tracking.git_revision()
     experiment = tracking.experiment_id(settings, EXPERIMENT)
     with mlflow.start_run(experiment_id=experiment, run_name=f"index release {release.period}") as active:
-        run_id = active.info.run_id
         mlflow.set_tags({"job": "iiap index release", "git_revision": revision, "profile": settings.profile_name})
         mlflow.log_params(_params(inputs, release, revision) | _classification_params(settings, release.classification["run_id"]))
         mlflow.log_metrics(release.metrics)
@@ -426,11 +461,29 @@ def run(spark: SparkSession, settings: Settings, release_path: Path | None = Non
             fig = chart(scores, inputs.specs[spec_id], release.labels[spec_id], inputs.config.charts)
             mlflow.log_figure(fig, f"{CHARTS}/{spec_id}.png")
             plt.close(fig)
-        mlflow.log_text(json.dumps({"inputs": inputs.versions, "classification": release.classification, "notes": release.notes,
-                                    "finished_at": datetime.now(timezone.utc).isoformat()}, indent=2, ensure_ascii=False), "lineage.json")
-        artifact_uri = active.info.artifact_uri
-    top = {s: list(zip(df["unit"].head(3), df["total"].head(3).round(2))) for s, df in release.scores.items()}
-    return ReleaseResult(run_id, release.period, inputs.versions, release.classification, release.metrics, tuple(release.tables), artifact_uri, top, tuple(release.notes))
+        lineage = {
+            "inputs": inputs.versions, "classification": release.classification, "economy": release.economy,
+            "notes": release.notes, "finished_at": datetime.now(timezone.utc).isoformat(),
+        }
+        mlflow.log_text(json.dumps(lineage, indent=2, ensure_ascii=False), "lineage.json")
+        return active.info.run_id, active.info.artifact_uri
+
+
+def run(
+    spark: SparkSession, settings: Settings, release_path: Path | None = None, progress=lambda msg: None, economy_run: str | None = None
+) -> ReleaseResult:
+    """Release every index of the config from the lakehouse as it is now (the economy tables of `economy_run`, if named)."""
+    release_path = Path(release_path or settings.conf_dir / RELEASE_FILE)
+    pinned = economy_versions(settings, economy_run) if economy_run else None
+    inputs = load_inputs(spark, settings, release_path, settings.conf_dir, pinned=pinned)
+    progress("inputs: " + ", ".join(f"{k}@v{v}" for k, v in inputs.versions.items()))
+    release = build(inputs, progress)
+    run_id, artifact_uri = record(settings, inputs, release, progress)
+    top = {s: list(zip(df["unit"].head(3), df["total"].head(3).round(2), strict=True)) for s, df in release.scores.items()}
+    return ReleaseResult(
+        run_id, release.period, inputs.versions, release.classification, release.metrics, tuple(release.tables), artifact_uri, top,
+        tuple(release.notes), release.economy,
+    )
 
 
 # --- reproduce and diff -------------------------------------------------------------------------

@@ -90,6 +90,33 @@ def specialised_app_usage(app_sessions: DataFrame, apps: DataFrame, units: DataF
     return _long(scored, "specialised_app_usage", F.coalesce(F.col("usage"), F.lit(0)))
 
 
+# Economic-benefit indicators from the economic accounting (iiap economy, gold/economy_*): the
+# indicator, the table and the value in the unit the specs speak of.
+ECONOMY_INDICATORS: dict[str, tuple[str, str]] = {
+    "iiot_value_added_gdp_share": ("gold.economy_province", "percent of the province's GDP"),
+    "employment_driven": ("gold.economy_province", "persons"),
+    "iiot_value_added": ("gold.economy_section", "100 million yuan (亿元)"),
+}
+_ECONOMY_VALUES = {
+    "iiot_value_added_gdp_share": F.col("gdp_share") * 100,  # a fraction in the table
+    "employment_driven": F.col("employment") * 10_000,  # 万人 in the table
+    "iiot_value_added": F.col("total_va"),
+}
+
+
+def economy_per_unit(accounts: DataFrame, units: DataFrame, key_column: str, year: int, indicators: list[str]) -> DataFrame:
+    """The economic accounting's figures of `year` per unit (province or section).
+
+    A unit the run has no row for gets NULL (the specs' `missing` policy decides), never 0: the
+    accounting not covering a unit is not a unit without an industrial internet.
+    """
+    rows = accounts.filter(F.col("year") == F.lit(year)).select(
+        F.col(key_column).cast("string").alias("key"), *[_ECONOMY_VALUES[i].alias(i) for i in indicators]
+    )
+    joined = units.join(rows, on="key", how="left")
+    return reduce(DataFrame.unionByName, [_long(joined, i, F.col(i)) for i in indicators])
+
+
 def collect_long(frames: Iterable[DataFrame], period: str) -> pd.DataFrame:
     """The union of some long frames as pandas (unit, indicator, period, value), in a stable order."""
     frames = [frame.select(*LONG_COLUMNS) for frame in frames]

@@ -22,7 +22,7 @@ from analytics.index import indicators as ind
 from etl import lake
 from etl import reference as ref
 from etl.catalog import REFERENCE_TABLES, Tables
-from jobs import index_release
+from jobs import economy, index_release
 from jobs.index_cli import index as index_group
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -124,14 +124,29 @@ def test_external_csv_errors_name_file_line_and_column(tmp_path):
         ind.load_external(header)
 
 
-def test_shipped_external_csvs_load_and_demo_values_are_marked():
+def test_shipped_external_csvs_load_and_none_is_a_demo_economic_indicator():
     for path in sorted((CONF / "indicators").glob("*.csv")):
         frame = ind.load_external(path)
         assert len(frame) and frame["value"].notna().all(), path
-    for name in ("iiot_value_added_gdp_share_by_province.csv", "employment_driven_by_province.csv", "iiot_value_added_by_section.csv"):
-        frame = ind.load_external(CONF / "indicators" / name)
-        assert frame["source"].str.startswith("DEMO — not a published figure").all(), name
-    assert len(ind.load_external(CONF / "indicators" / "iiot_value_added_by_section.csv")) == 19
+        assert not frame["source"].str.contains("DEMO").any(), path
+    released = [rel for e in index_release.load_release(CONF / "indices" / "release.yaml").indices for rel in e.external]
+    assert released == ["indicators/policies_by_province.csv"]
+
+
+def test_economy_per_unit_takes_the_year_and_converts_to_the_specs_units(spark, units):
+    accounts = spark.createDataFrame(
+        [(2020, "11", 0.0512, 12.5), (2019, "11", 0.04, 10.0), (2020, "31", 0.03, 7.0), (2020, "99", 0.5, 1.0)],
+        "year int, province_code string, gdp_share double, employment double",
+    )
+    got = ind.economy_per_unit(accounts, units, "province_code", 2020, ["iiot_value_added_gdp_share", "employment_driven"])
+    expected = spark.createDataFrame(
+        [
+            ("北京", "iiot_value_added_gdp_share", 5.12), ("上海", "iiot_value_added_gdp_share", 3.0), ("天津", "iiot_value_added_gdp_share", None),
+            ("北京", "employment_driven", 125000.0), ("上海", "employment_driven", 70000.0), ("天津", "employment_driven", None),
+        ],
+        LONG,
+    )
+    assertDataFrameEqual(got, expected, rtol=1e-12)
 
 
 def test_compare_table_names_the_table_unit_and_column():
@@ -172,8 +187,9 @@ def lakehouse(spark, settings, tmp_path_factory):
             ("E1", "P01", day, "HOME_A-MES", 10), ("E1", "P01", dt.date(2020, 6, 4), "HOME_A-QC", 10), ("E2", "P01", day, "TEXTIL-QC", 5),
             ("E3", "P01", day, "GEN-ERP", 100), ("E5", "P01", day, "MACHIN-MES", 8),
         ], SESSIONS), t.gold("app_sessions_daily"))
+        accounts = economy.run(spark, s)  # the DEMO inputs of conf/economy
         first = index_release.run(spark, s)
-        yield s, first
+        yield s, first, accounts
 
 
 def _client(s):
@@ -181,13 +197,16 @@ def _client(s):
 
 
 def test_the_release_run_records_versions_spec_hashes_classification_and_tables(spark, lakehouse):
-    s, first = lakehouse
+    s, first, accounts = lakehouse
     params = _client(s).get_run(first.run_id).data.params
     t = Tables(s)
-    for name in index_release.input_ids(index_release.load_release(CONF / "indices" / "release.yaml")):
+    inputs = index_release.load_inputs(spark, s, CONF / "indices" / "release.yaml", CONF, first.input_versions)
+    for name in index_release.input_ids(inputs.config, inputs.specs):
         assert params[f"input_version.{name}"] == str(first.input_versions[name]) == str(lake.version(spark, t.path(name))), name
-    assert set(first.input_versions) == {"gold.enterprise_labels", "gold.app_sessions_daily", "reference.apps", "reference.economic_zones",
-                                         "reference.platforms", "reference.provinces", "reference.sections", "reference.sub_industries"}
+    assert set(first.input_versions) == {"gold.enterprise_labels", "gold.app_sessions_daily", "gold.economy_province", "gold.economy_section",
+                                         "reference.apps", "reference.economic_zones", "reference.platforms", "reference.provinces",
+                                         "reference.sections", "reference.sub_industries"}
+    assert params["economy.run_id"] == first.economy["run_id"] == accounts.run_id
     for spec_id in ("regional", "industry", "industrial_app"):
         assert params[f"spec.{spec_id}.sha256"] == hashlib.sha256((CONF / params[f"spec.{spec_id}"]).read_bytes()).hexdigest()
     assert params["weight.regional.total.application_scope"] == "0.4"
@@ -203,14 +222,14 @@ def test_the_release_run_records_versions_spec_hashes_classification_and_tables(
 
 
 def test_release_scores_follow_the_lakehouse(lakehouse):
-    _, first = lakehouse
+    _, first, _ = lakehouse
     assert first.top["industrial_app"][0] == ("家电", 100.0)
     assert dict(first.top["industrial_app"])["纺织"] == 25.0  # 5 of 20 sessions of the top sub-industry
     assert first.top["regional"][0][0] == "北京"
 
 
 def test_reproduce_after_new_data_and_diff(spark, lakehouse, tmp_path, monkeypatch):
-    s, first = lakehouse
+    s, first, _ = lakehouse
     monkeypatch.setattr("jobs.index_cli._spark", lambda settings, name: spark)  # no build_session: keep the test session's confs
     runner = CliRunner()
     t = Tables(s)
@@ -247,7 +266,7 @@ def test_reproduce_after_new_data_and_diff(spark, lakehouse, tmp_path, monkeypat
 
 def test_reproduce_cli_exits_non_zero_and_names_the_differences(spark, lakehouse, monkeypatch):
     """The CLI's side of a failed reproduction (the comparison itself: test_compare_table_names_the_table_unit_and_column)."""
-    s, first = lakehouse
+    s, first, _ = lakehouse
     mismatch = index_release.Mismatch("industrial_app/scores.csv", "unit ('2020', '家电') column total: recorded '99.0', recomputed '100.0'")
     result = index_release.ReproduceResult(first.run_id, first.input_versions, ("industrial_app/scores.csv",), (mismatch,), "abc", "abc")
     monkeypatch.setattr(index_release, "reproduce", lambda *args, **kwargs: result)
@@ -257,3 +276,30 @@ def test_reproduce_cli_exits_non_zero_and_names_the_differences(spark, lakehouse
     assert "differs industrial_app/scores.csv: unit ('2020', '家电') column total: recorded '99.0', recomputed '100.0'" in res.output
     res = CliRunner().invoke(index_group, ["diff", "no-such-run", first.run_id], obj={"settings": s})
     assert res.exit_code == 1 and "MLflow run no-such-run not found" in res.output
+
+
+def test_economic_indicators_come_from_the_economy_run_and_a_named_run_is_pinned(spark, lakehouse):
+    s, first, accounts = lakehouse
+    rows = pd.read_csv(mlflow.artifacts.download_artifacts(run_id=first.run_id, artifact_path="tables/indicators.csv", tracking_uri=tracking.tracking_uri(s)))
+    economic = rows[rows["indicator"].isin(["iiot_value_added_gdp_share", "employment_driven", "iiot_value_added"])]
+    assert economic.groupby("indicator").size().to_dict() == {"employment_driven": 31, "iiot_value_added": 19, "iiot_value_added_gdp_share": 31}
+    assert economic["value"].notna().all() and not rows["source"].str.contains("DEMO").any()
+    v = first.input_versions
+    assert set(economic.loc[economic["index"] == "regional", "source"]) == {
+        f"lakehouse reference.provinces@v{v['reference.provinces']} gold.economy_province@v{v['gold.economy_province']}"
+    }
+    national = {r["year"]: r for r in accounts.national}[2020]
+    assert economic.loc[economic["indicator"] == "iiot_value_added", "value"].sum() == pytest.approx(national["total_va"], rel=1e-9)
+
+    t = Tables(s)
+    before = lake.version(spark, t.gold("economy_province"))
+    later = economy.run(spark, s)  # a newer economy run: the tables move on
+    assert lake.version(spark, t.gold("economy_province")) == before + 1
+    pinned = index_release.run(spark, s, economy_run=accounts.run_id)
+    assert (pinned.economy["run_id"], pinned.input_versions["gold.economy_province"]) == (accounts.run_id, before)
+    latest = index_release.run(spark, s)
+    assert (latest.economy["run_id"], latest.input_versions["gold.economy_province"]) == (later.run_id, before + 1)
+    again = index_release.reproduce(spark, s, pinned.run_id)
+    assert again.identical, again.mismatches
+    with pytest.raises(index_release.MissingInput, match=f"MLflow run {first.run_id} is not an economy run"):
+        index_release.run(spark, s, economy_run=first.run_id)

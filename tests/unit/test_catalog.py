@@ -12,10 +12,13 @@ def test_readme_lists_exactly_the_catalogue():
 
 
 def test_every_table_once_with_its_writer_suite_and_layout():
-    assert len(CATALOG) == len(TABLES) == 25
+    assert len(CATALOG) == len(TABLES) == 35
     assert [t.id for t in written_by("classify")] == [f"gold.{g}" for g in GOLD_TABLES]
     assert [t.id for t in read_by("classify")] == ["silver.logins", "silver.resource_usage", "silver.traffic", "silver.enterprise_master"]
-    assert [t.id for t in read_by("release")] == ["gold.app_sessions_daily", "gold.enterprise_labels"]
+    assert [t.id for t in read_by("release")] == [
+        "gold.app_sessions_daily", "gold.enterprise_labels", "gold.economy_section", "gold.economy_province"
+    ]
+    assert len(written_by("economy")) == 10
     roster = entry("silver.roster")
     assert (roster.write, roster.keys, roster.suite, roster.relative_path) == ("upsert", ("platform_id", "tenant_id"), "silver.roster", "silver/roster")
     assert (entry("silver.logins").partition_by, entry("bronze.traffic").partition_by) == (("event_date",), ("delivery_date",))
@@ -38,5 +41,5 @@ def test_ingest_writes_in_an_order_that_keeps_readers_consistent(settings):
     assert names == [
         "bronze/roster", "bronze/logins", "bronze/resource_usage", "bronze/traffic",
         "silver/roster", "silver/logins", "silver/resource_usage", "silver/traffic", "silver/enterprise_master",
-        "quarantine/records", "ops/ingest_audit", "ops/file_manifest", "ops/batches",
-    ]
+        "quarantine/records", "ops/ingest_audit", "ops/file_manifest",
+    ]  # not ops/batches: the batch log keeps the record of a batch that --recover undoes

@@ -10,7 +10,7 @@ from analytics.economy import inputs
 from analytics.economy.settings import load_economy
 from etl.model import ConfigError
 
-CONF = Path(__file__).resolve().parents[1] / "conf"
+CONF = Path(__file__).resolve().parents[2] / "conf"
 CFG = load_economy(CONF / "economy" / "economy.yaml")
 IO = """code,name,a,b,final_demand,total_output,unit,source
 a,A,10,20,70,100,yi_yuan,DEMO
