@@ -13,7 +13,13 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 # dimension -> the column of the labelled enterprises that keys it (None: the nation, key "CN")
-DIMENSIONS: dict[str, str | None] = {"national": None, "province": "province_code", "section": "section_code", "sub_industry": "sub_industry_id", "platform": "platforms"}
+DIMENSIONS: dict[str, str | None] = {
+    "national": None,
+    "province": "province_code",
+    "section": "section_code",
+    "sub_industry": "sub_industry_id",
+    "platform": "platforms",
+}
 
 
 def _key(column: str | None) -> Column:
@@ -32,6 +38,7 @@ def access_ratio(effective: Column, connected: Column) -> Column:
 
 def access_counts(labels: DataFrame) -> DataFrame:
     """labels (one row per enterprise, `effective` boolean) -> (dimension, key, connected, effective, access_ratio)."""
+
     def by(dimension: str, key: Column) -> DataFrame:
         return (
             labels.select(F.lit(dimension).alias("dimension"), key.alias("key"), "effective")
@@ -63,14 +70,18 @@ def confusion(labels: DataFrame, truth: DataFrame) -> dict[str, float | int | No
     def n(cond: Column) -> Column:
         return F.sum(F.when(cond, 1).otherwise(0))
 
-    row = joined.agg(
-        n(predicted & actual).alias("true_positive"),
-        n(predicted & ~actual).alias("false_positive"),
-        n(~predicted & actual).alias("false_negative"),
-        n(~predicted & ~actual).alias("true_negative"),
-        n(F.col("predicted").isNull()).alias("truth_not_labelled"),
-        n(F.col("actual").isNull()).alias("labelled_not_in_truth"),
-    ).first().asDict()
+    row = (
+        joined.agg(
+            n(predicted & actual).alias("true_positive"),
+            n(predicted & ~actual).alias("false_positive"),
+            n(~predicted & actual).alias("false_negative"),
+            n(~predicted & ~actual).alias("true_negative"),
+            n(F.col("predicted").isNull()).alias("truth_not_labelled"),
+            n(F.col("actual").isNull()).alias("labelled_not_in_truth"),
+        )
+        .first()
+        .asDict()
+    )
     tp, fp, fn = row["true_positive"], row["false_positive"], row["false_negative"]
     row["precision"] = tp / (tp + fp) if tp + fp else None
     row["recall"] = tp / (tp + fn) if tp + fn else None

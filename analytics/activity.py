@@ -16,7 +16,16 @@ from pyspark.sql import functions as F
 from etl.config import ObservationWindow
 
 DAILY_KEYS = ("credit_code", "platform_id", "activity_date")
-DAILY_MEASURES = ("logins", "users", "compute_core_hours", "storage_bytes", "app_sessions", "bytes_in", "bytes_out", "requests")
+DAILY_MEASURES = (
+    "logins",
+    "users",
+    "compute_core_hours",
+    "storage_bytes",
+    "app_sessions",
+    "bytes_in",
+    "bytes_out",
+    "requests",
+)
 
 
 def local_date(ts: Column, window: ObservationWindow) -> Column:
@@ -49,7 +58,13 @@ def daily_usage(usage: DataFrame, window: ObservationWindow) -> DataFrame:
 
     return (
         usage.transform(in_window, window)
-        .select("credit_code", "platform_id", local_date(F.col("event_ts"), window).alias("activity_date"), "resource_kind", "quantity")
+        .select(
+            "credit_code",
+            "platform_id",
+            local_date(F.col("event_ts"), window).alias("activity_date"),
+            "resource_kind",
+            "quantity",
+        )
         .groupBy(*DAILY_KEYS)
         .agg(
             kind("compute").alias("compute_core_hours"),
@@ -62,9 +77,20 @@ def daily_usage(usage: DataFrame, window: ObservationWindow) -> DataFrame:
 def daily_traffic(traffic: DataFrame, window: ObservationWindow) -> DataFrame:
     return (
         traffic.transform(in_window, window)
-        .select("credit_code", "platform_id", local_date(F.col("event_ts"), window).alias("activity_date"), "bytes_in", "bytes_out", "requests")
+        .select(
+            "credit_code",
+            "platform_id",
+            local_date(F.col("event_ts"), window).alias("activity_date"),
+            "bytes_in",
+            "bytes_out",
+            "requests",
+        )
         .groupBy(*DAILY_KEYS)
-        .agg(F.sum("bytes_in").alias("bytes_in"), F.sum("bytes_out").alias("bytes_out"), F.sum("requests").alias("requests"))
+        .agg(
+            F.sum("bytes_in").alias("bytes_in"),
+            F.sum("bytes_out").alias("bytes_out"),
+            F.sum("requests").alias("requests"),
+        )
     )
 
 
@@ -93,7 +119,13 @@ def daily_app_sessions(usage: DataFrame, window: ObservationWindow) -> DataFrame
     return (
         usage.transform(in_window, window)
         .filter((F.col("resource_kind") == "app_session") & F.col("app_id").isNotNull())
-        .select("credit_code", "platform_id", local_date(F.col("event_ts"), window).alias("activity_date"), "app_id", "quantity")
+        .select(
+            "credit_code",
+            "platform_id",
+            local_date(F.col("event_ts"), window).alias("activity_date"),
+            "app_id",
+            "quantity",
+        )
         .groupBy(*DAILY_KEYS, "app_id")
         .agg(F.sum("quantity").cast("long").alias("sessions"))
     )

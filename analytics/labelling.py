@@ -107,4 +107,3 @@ def sensitivity(enterprises: DataFrame, rule_set: RuleSet, steps_percent: tuple[
             }
         )
     return out
-

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from pydantic import Field, field_validator, model_validator
 
-from etl.config import Settings, ObservationWindow
+from etl.config import ObservationWindow, Settings
 from etl.model import ConfigError, Frozen, load_model
 
 # Per-enterprise features over the window (analytics.activity.activity_features), all >= 0.
@@ -55,7 +55,7 @@ class Combine(Frozen):
     expression: str | None = None
 
     @model_validator(mode="after")
-    def _one(self) -> "Combine":
+    def _one(self) -> Combine:
         if (self.k_of is None) == (self.expression is None):
             raise ValueError("give exactly one of k_of, expression")
         return self
@@ -140,22 +140,26 @@ class RuleSet(Frozen):
         return value
 
     @model_validator(mode="after")
-    def _combine_fits(self) -> "RuleSet":
+    def _combine_fits(self) -> RuleSet:
         if self.combine.k_of is not None and self.combine.k_of > len(self.signals):
             raise ValueError(f"combine.k_of {self.combine.k_of} is more than the {len(self.signals)} signals")
         if self.combine.expression is not None:
             unknown = sorted(expression_names(parse_expression(self.combine.expression)) - set(self.signals))
             if unknown:
-                raise ValueError(f"combine.expression names unknown signal(s) {unknown} (known: {', '.join(self.signals)})")
+                raise ValueError(
+                    f"combine.expression names unknown signal(s) {unknown} (known: {', '.join(self.signals)})"
+                )
         return self
 
     def thresholds(self) -> dict[str, float]:
         """Every threshold as `signal.feature` -> value: what the sensitivity table moves and MLflow logs."""
         return {f"{s}.{f}": v for s, sig in self.signals.items() for f, v in sig.thresholds.items()}
 
-    def with_threshold(self, key: str, value: float) -> "RuleSet":
+    def with_threshold(self, key: str, value: float) -> RuleSet:
         signal, feature = key.split(".", 1)
-        changed = self.signals[signal].model_copy(update={"thresholds": {**self.signals[signal].thresholds, feature: value}})
+        changed = self.signals[signal].model_copy(
+            update={"thresholds": {**self.signals[signal].thresholds, feature: value}}
+        )
         return self.model_copy(update={"signals": {**self.signals, signal: changed}})
 
     def describe_combine(self) -> str:
@@ -179,7 +183,10 @@ class Classification(Frozen):
     @classmethod
     def _name_rule_sets(cls, data: dict) -> dict:
         if isinstance(data, dict) and isinstance(data.get("rule_sets"), dict):
-            data = {**data, "rule_sets": {k: {**v, "name": k} if isinstance(v, dict) else v for k, v in data["rule_sets"].items()}}
+            data = {
+                **data,
+                "rule_sets": {k: {**v, "name": k} if isinstance(v, dict) else v for k, v in data["rule_sets"].items()},
+            }
         return data
 
     @field_validator("sensitivity_steps_percent")
@@ -190,9 +197,11 @@ class Classification(Frozen):
         return value
 
     @model_validator(mode="after")
-    def _default_exists(self) -> "Classification":
+    def _default_exists(self) -> Classification:
         if self.default_rule_set not in self.rule_sets:
-            raise ValueError(f"default_rule_set {self.default_rule_set!r} is not one of the rule sets ({', '.join(self.rule_sets)})")
+            raise ValueError(
+                f"default_rule_set {self.default_rule_set!r} is not one of the rule sets ({', '.join(self.rule_sets)})"
+            )
         return self
 
     def rule_set(self, name: str | None) -> RuleSet:

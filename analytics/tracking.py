@@ -42,15 +42,27 @@ def experiment_id(settings: Settings, job: str) -> str:
     if found is not None:
         return found.experiment_id
     uri = tracking_uri(settings)
-    artifacts = (_local_store(settings) / "artifacts").as_uri() if uri.startswith("sqlite:///") and not settings.pipeline.tracking.uri else None
+    artifacts = (
+        (_local_store(settings) / "artifacts").as_uri()
+        if uri.startswith("sqlite:///") and not settings.pipeline.tracking.uri
+        else None
+    )
     return mlflow.create_experiment(name, artifact_location=artifacts)
 
 
 def git_revision(root: Path = PROJECT_ROOT) -> str:
     """HEAD's commit, with `-dirty` if tracked files differ from it; `unknown` outside a git checkout."""
     try:
-        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root, capture_output=True, text=True, check=True).stdout.strip()
+        head = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return f"{head}-dirty" if dirty else head

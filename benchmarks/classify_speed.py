@@ -27,15 +27,17 @@ import duckdb
 from analytics import access, activity, labelling
 from analytics.rule_sets import RuleSet, load_classification, parse_expression
 from etl import lake
+from etl.catalog import Tables
 from etl.config import LOG_FEEDS, load_generator, load_settings
 from etl.spark import build_session
-from etl.catalog import Tables
 from jobs import generate, ingest
 from quality import runner
 
 
 def _sql_signals(rule_set: RuleSet) -> dict[str, str]:
-    return {n: " AND ".join(f"{f} >= {float(v)!r}" for f, v in s.thresholds.items()) for n, s in rule_set.signals.items()}
+    return {
+        n: " AND ".join(f"{f} >= {float(v)!r}" for f, v in s.thresholds.items()) for n, s in rule_set.signals.items()
+    }
 
 
 def _sql_effective(rule_set: RuleSet) -> str:
@@ -68,14 +70,14 @@ def duckdb_labels(con: duckdb.DuckDBPyConnection, files: dict[str, list[str]], w
     con.execute(f"""
         CREATE OR REPLACE TABLE daily AS
         WITH l AS (SELECT credit_code, platform_id, {local} AS d, count(*) AS logins, count(DISTINCT user_key) AS users
-                   FROM {src('logins')} WHERE {in_window} GROUP BY ALL),
+                   FROM {src("logins")} WHERE {in_window} GROUP BY ALL),
              u AS (SELECT credit_code, platform_id, {local} AS d,
                           sum(quantity) FILTER (WHERE resource_kind = 'compute') AS compute,
                           sum(quantity) FILTER (WHERE resource_kind = 'storage') AS storage,
                           sum(quantity) FILTER (WHERE resource_kind = 'app_session') AS sessions
-                   FROM {src('resource_usage')} WHERE {in_window} GROUP BY ALL),
+                   FROM {src("resource_usage")} WHERE {in_window} GROUP BY ALL),
              t AS (SELECT credit_code, platform_id, {local} AS d, sum(bytes_in) AS bytes_in, sum(bytes_out) AS bytes_out, sum(requests) AS requests
-                   FROM {src('traffic')} WHERE {in_window} GROUP BY ALL)
+                   FROM {src("traffic")} WHERE {in_window} GROUP BY ALL)
         SELECT {key}, coalesce(logins, 0) AS logins, coalesce(users, 0) AS users, coalesce(compute, 0) AS compute,
                coalesce(storage, 0) AS storage, coalesce(sessions, 0) AS sessions,
                coalesce(bytes_in, 0) AS bytes_in, coalesce(bytes_out, 0) AS bytes_out, coalesce(requests, 0) AS requests
@@ -98,7 +100,7 @@ def duckdb_labels(con: duckdb.DuckDBPyConnection, files: dict[str, list[str]], w
     con.execute(f"""
         CREATE OR REPLACE TABLE labels AS
         SELECT credit_code, {_sql_effective(rule_set)} AS effective
-        FROM (SELECT m.credit_code, {filled} FROM {src('enterprise_master')} m LEFT JOIN features f USING (credit_code))
+        FROM (SELECT m.credit_code, {filled} FROM {src("enterprise_master")} m LEFT JOIN features f USING (credit_code))
     """)
 
 
@@ -110,7 +112,13 @@ def _timed(fn) -> float:
 
 def bench_scale(spark, base, spec, scale: float, seed: int, work: Path) -> dict:
     feed, lakehouse = work / f"feed-{scale}", work / f"lake-{scale}"
-    settings = base.model_copy(update={"pipeline": base.pipeline.model_copy(update={"lakehouse_root": str(lakehouse), "landing_root": str(feed / "landing")})})
+    settings = base.model_copy(
+        update={
+            "pipeline": base.pipeline.model_copy(
+                update={"lakehouse_root": str(lakehouse), "landing_root": str(feed / "landing")}
+            )
+        }
+    )
     t = Tables(settings)
     if not (feed / "truth" / "manifest.json").exists():
         print(f"[{scale}] generating", flush=True)
@@ -133,9 +141,20 @@ def bench_scale(spark, base, spec, scale: float, seed: int, work: Path) -> dict:
     print(f"[{scale}] Spark: {rows:,} silver rows in the window", flush=True)
 
     def spark_features():
-        lake.overwrite(activity.daily_activity(inputs["logins"], inputs["resource_usage"], inputs["traffic"], window), f"{scratch}/daily", partition_by=("activity_date",))
-        lake.overwrite(activity.daily_app_sessions(inputs["resource_usage"], window), f"{scratch}/apps", partition_by=("activity_date",))
-        lake.overwrite(activity.activity_features(lake.read(spark, f"{scratch}/daily"), lake.read(spark, f"{scratch}/apps")), f"{scratch}/features")
+        lake.overwrite(
+            activity.daily_activity(inputs["logins"], inputs["resource_usage"], inputs["traffic"], window),
+            f"{scratch}/daily",
+            partition_by=("activity_date",),
+        )
+        lake.overwrite(
+            activity.daily_app_sessions(inputs["resource_usage"], window),
+            f"{scratch}/apps",
+            partition_by=("activity_date",),
+        )
+        lake.overwrite(
+            activity.activity_features(lake.read(spark, f"{scratch}/daily"), lake.read(spark, f"{scratch}/apps")),
+            f"{scratch}/features",
+        )
 
     def spark_classify():
         enterprises = labelling.with_features(master, lake.read(spark, f"{scratch}/features"))
@@ -155,7 +174,9 @@ def bench_scale(spark, base, spec, scale: float, seed: int, work: Path) -> dict:
     merged = spark_labels.merge(duck, on="credit_code", how="outer", suffixes=("_spark", "_duckdb"), indicator=True)
     disagree = int(((merged["_merge"] != "both") | (merged["effective_spark"] != merged["effective_duckdb"])).sum())
     spark_total = spark_features_s + spark_classify_s
-    truth = access.confusion(lake.read(spark, f"{scratch}/labels"), spark.read.parquet(str(feed / "truth" / "enterprises")))
+    truth = access.confusion(
+        lake.read(spark, f"{scratch}/labels"), spark.read.parquet(str(feed / "truth" / "enterprises"))
+    )
     return {
         "scale": scale,
         "silver_rows_in_window": rows,
@@ -190,11 +211,17 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     reports = [bench_scale(spark, base, spec, s, args.seed, work) for s in args.scales]
     for r in reports:
-        print(f"scale {r['scale']}: {r['enterprises']:,} enterprises, {r['effective']:,} effective; against the truth precision {r['precision']:.4f}, recall {r['recall']:.4f}")
-    print(f"{'scale':>6} {'rows':>12} {'spark feat s':>12} {'spark cls s':>11} {'spark r/s/core':>14} {'duckdb s':>9} {'duck r/s/core':>13} {'duck x':>7} {'disagree':>8}")
+        print(
+            f"scale {r['scale']}: {r['enterprises']:,} enterprises, {r['effective']:,} effective; against the truth precision {r['precision']:.4f}, recall {r['recall']:.4f}"
+        )
+    print(
+        f"{'scale':>6} {'rows':>12} {'spark feat s':>12} {'spark cls s':>11} {'spark r/s/core':>14} {'duckdb s':>9} {'duck r/s/core':>13} {'duck x':>7} {'disagree':>8}"
+    )
     for r in reports:
-        print(f"{r['scale']:>6} {r['silver_rows_in_window']:>12,} {r['spark_feature_building_s']:>12} {r['spark_classification_s']:>11} "
-              f"{r['spark_rows_per_s_per_core']:>14,} {r['duckdb_s']:>9} {r['duckdb_rows_per_s_per_core']:>13,} {r['duckdb_speedup']:>7} {r['labels_disagreeing']:>8}")
+        print(
+            f"{r['scale']:>6} {r['silver_rows_in_window']:>12,} {r['spark_feature_building_s']:>12} {r['spark_classification_s']:>11} "
+            f"{r['spark_rows_per_s_per_core']:>14,} {r['duckdb_s']:>9} {r['duckdb_rows_per_s_per_core']:>13,} {r['duckdb_speedup']:>7} {r['labels_disagreeing']:>8}"
+        )
     out = Path(__file__).parent / "results"
     out.mkdir(exist_ok=True)
     (out / f"classify-{time.strftime('%Y%m%dT%H%M%S')}.json").write_text(json.dumps(reports, indent=2))

@@ -19,15 +19,33 @@ from pathlib import Path
 
 from pyspark.sql import functions as F
 
-VOLATILE = {"batch_id", "run_id", "ingested_at", "quarantined_at", "at", "started_at", "finished_at", "validated_at", "mtime_ms"}
+VOLATILE = {
+    "batch_id",
+    "run_id",
+    "ingested_at",
+    "quarantined_at",
+    "at",
+    "started_at",
+    "finished_at",
+    "validated_at",
+    "mtime_ms",
+}
 
 
 def file_digests(root: Path) -> dict[str, str]:
-    return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 def delta_tables(lakehouse: Path) -> list[str]:
-    return sorted(p.parent.relative_to(lakehouse).as_posix() for p in lakehouse.glob("*/*/_delta_log") if not p.parent.parent.name.startswith("_"))
+    return sorted(
+        p.parent.relative_to(lakehouse).as_posix()
+        for p in lakehouse.glob("*/*/_delta_log")
+        if not p.parent.parent.name.startswith("_")
+    )
 
 
 def canonical_rows(spark, path: Path, root: str) -> list[str]:
@@ -53,8 +71,16 @@ def compare(a: Path, b: Path) -> list[str]:
         print(f"{sub}: {len(da)} and {len(db)} files, {len(differ)} differ")
         problems += [f"{sub}/{k} differs" for k in differ[:5]]
     spark = build_session(load_settings(), "iiap-demo-identity", {"spark.ui.enabled": "false"})
-    truth = [sorted(json.dumps(r.asDict(), sort_keys=True, default=str) for r in spark.read.parquet(str(p / "data/truth/enterprises")).collect()) for p in (a, b)]
-    print(f"truth enterprises: {len(truth[0])} and {len(truth[1])} rows, {'same' if truth[0] == truth[1] else 'DIFFERENT'}")
+    truth = [
+        sorted(
+            json.dumps(r.asDict(), sort_keys=True, default=str)
+            for r in spark.read.parquet(str(p / "data/truth/enterprises")).collect()
+        )
+        for p in (a, b)
+    ]
+    print(
+        f"truth enterprises: {len(truth[0])} and {len(truth[1])} rows, {'same' if truth[0] == truth[1] else 'DIFFERENT'}"
+    )
     if truth[0] != truth[1]:
         problems.append("truth enterprises differ")
     ta, tb = delta_tables(a / "lakehouse"), delta_tables(b / "lakehouse")
@@ -64,7 +90,9 @@ def compare(a: Path, b: Path) -> list[str]:
         ra = canonical_rows(spark, a / "lakehouse" / name, str(a))
         rb = canonical_rows(spark, b / "lakehouse" / name, str(b))
         same = ra == rb
-        print(f"{name:32s} {len(ra):>9,} {len(rb):>9,} rows  {'same' if same else 'DIFFERENT'}  {hashlib.sha256(''.join(ra).encode()).hexdigest()[:12]}")
+        print(
+            f"{name:32s} {len(ra):>9,} {len(rb):>9,} rows  {'same' if same else 'DIFFERENT'}  {hashlib.sha256(''.join(ra).encode()).hexdigest()[:12]}"
+        )
         if not same:
             only_a, only_b = sorted(set(ra) - set(rb))[:2], sorted(set(rb) - set(ra))[:2]
             problems.append(f"{name}: rows differ; only in A: {only_a}; only in B: {only_b}")

@@ -37,7 +37,18 @@ def _tree_digest(folder: Path) -> str:
 def _run(scale: float, seed: int, mode: str) -> tuple[float, str]:
     work = Path(tempfile.mkdtemp(prefix=f"iiap-jit-{mode}-"))
     try:
-        cmd = [str(ROOT / ".venv/bin/iiap"), "generate", "--scale", str(scale), "--seed", str(seed), "--out", str(work / "out"), "--jit", mode]
+        cmd = [
+            str(ROOT / ".venv/bin/iiap"),
+            "generate",
+            "--scale",
+            str(scale),
+            "--seed",
+            str(seed),
+            "--out",
+            str(work / "out"),
+            "--jit",
+            mode,
+        ]
         t0 = time.perf_counter()
         subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True)
         wall = time.perf_counter() - t0
@@ -63,13 +74,23 @@ def main() -> None:
                 digests.add(digest)
                 print(f"scale {scale} pair {i + 1}/{args.pairs} {mode:>10}: {wall:6.1f} s", file=sys.stderr, flush=True)
         ratios = [q / o for q, o in zip(walls["quick"], walls["optimizing"], strict=True)]
-        rows.append({"scale": scale, "pairs": args.pairs, **{f"{m}_s": [round(w, 1) for w in walls[m]] for m in MODES},
-                     "quick_median_s": round(statistics.median(walls["quick"]), 1), "optimizing_median_s": round(statistics.median(walls["optimizing"]), 1),
-                     "ratio_quick_to_optimizing": round(statistics.median(ratios), 3), "identical_output": len(digests) == 1})
+        rows.append(
+            {
+                "scale": scale,
+                "pairs": args.pairs,
+                **{f"{m}_s": [round(w, 1) for w in walls[m]] for m in MODES},
+                "quick_median_s": round(statistics.median(walls["quick"]), 1),
+                "optimizing_median_s": round(statistics.median(walls["optimizing"]), 1),
+                "ratio_quick_to_optimizing": round(statistics.median(ratios), 3),
+                "identical_output": len(digests) == 1,
+            }
+        )
     print(f"{'scale':>8} {'quick s':>8} {'optim. s':>8} {'quick/optim.':>12}  identical output")
     for r in rows:
-        print(f"{r['scale']:>8} {r['quick_median_s']:>8} {r['optimizing_median_s']:>8} {r['ratio_quick_to_optimizing']:>12.3f}  {'yes' if r['identical_output'] else 'NO'}"
-              f"   (runs: quick {r['quick_s']}, optimizing {r['optimizing_s']})")
+        print(
+            f"{r['scale']:>8} {r['quick_median_s']:>8} {r['optimizing_median_s']:>8} {r['ratio_quick_to_optimizing']:>12.3f}  {'yes' if r['identical_output'] else 'NO'}"
+            f"   (runs: quick {r['quick_s']}, optimizing {r['optimizing_s']})"
+        )
     out = ROOT / "benchmarks" / "results"
     out.mkdir(exist_ok=True)
     (out / f"generate-jit-{time.strftime('%Y%m%dT%H%M%S')}.json").write_text(json.dumps(rows, indent=2))

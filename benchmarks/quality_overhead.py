@@ -36,7 +36,11 @@ def _variant(name: str, landing: str, lakehouse: Path) -> dict:
     """One ingest in this process: `with` GE validation, or `without` (GE stubbed out)."""
     base = load_settings()
     spark = build_session(base, f"iiap-benchmark-quality-{name}")
-    settings = base.model_copy(update={"pipeline": base.pipeline.model_copy(update={"lakehouse_root": str(lakehouse), "landing_root": landing})})
+    settings = base.model_copy(
+        update={
+            "pipeline": base.pipeline.model_copy(update={"lakehouse_root": str(lakehouse), "landing_root": landing})
+        }
+    )
     seen: dict = {"seconds": 0.0, "suites": {}}
     real_record = runner.Validator.record
 
@@ -70,9 +74,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=float, default=0.01)
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--feed", default=None, help="Reuse a feed written by iiap generate (its OUT folder) instead of generating one.")
-    parser.add_argument("--repeats", type=int, default=1, help="Alternate the two variants this many times; medians are reported.")
-    parser.add_argument("--variant", choices=VARIANTS, default=None, help=argparse.SUPPRESS)  # internal: one ingest per process
+    parser.add_argument(
+        "--feed", default=None, help="Reuse a feed written by iiap generate (its OUT folder) instead of generating one."
+    )
+    parser.add_argument(
+        "--repeats", type=int, default=1, help="Alternate the two variants this many times; medians are reported."
+    )
+    parser.add_argument(
+        "--variant", choices=VARIANTS, default=None, help=argparse.SUPPRESS
+    )  # internal: one ingest per process
     parser.add_argument("--landing", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--lakehouse", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -98,13 +108,24 @@ def main() -> None:
     ge_seconds = statistics.median(r["ge_s"] for r in runs["with"])
     suites = runs["with"][0]["suites"]
     report = {
-        "scale": manifest["scale"], "files": manifest["files"], "rows": rows, "expectations": runs["with"][0]["expectations"], "repeats": args.repeats,
-        "ingest_with_validation_s": round(with_ge, 1), "ingest_without_validation_s": round(without, 1),
-        "time_inside_ge_s": round(ge_seconds, 1), "overhead": round(with_ge / without - 1, 3),
+        "scale": manifest["scale"],
+        "files": manifest["files"],
+        "rows": rows,
+        "expectations": runs["with"][0]["expectations"],
+        "repeats": args.repeats,
+        "ingest_with_validation_s": round(with_ge, 1),
+        "ingest_without_validation_s": round(without, 1),
+        "time_inside_ge_s": round(ge_seconds, 1),
+        "overhead": round(with_ge / without - 1, 3),
         "runs": {v: [round(r["wall_s"], 1) for r in rs] for v, rs in runs.items()},
-        "by_suite": {name: {"seconds": round(s, 2), "spark_jobs": jobs} for name, (s, jobs) in sorted(suites.items(), key=lambda kv: -kv[1][0])},
+        "by_suite": {
+            name: {"seconds": round(s, 2), "spark_jobs": jobs}
+            for name, (s, jobs) in sorted(suites.items(), key=lambda kv: -kv[1][0])
+        },
     }
-    print(f"scale {report['scale']}: {report['files']:,} files, {rows:,} rows, {report['expectations']} expectation results, each variant in a fresh process")
+    print(
+        f"scale {report['scale']}: {report['files']:,} files, {rows:,} rows, {report['expectations']} expectation results, each variant in a fresh process"
+    )
     print(f"ingest with validation    {with_ge:8.1f} s")
     print(f"ingest without validation {without:8.1f} s")
     print(f"time inside GE            {ge_seconds:8.1f} s")

@@ -49,7 +49,11 @@ def _raw_json(spark: SparkSession, paths: list[str], contract: Contract) -> Data
 def _raw_csv(spark: SparkSession, paths: list[str], contract: Contract, header: list[str]) -> DataFrame:
     names = [f"c{i}" for i in range(len(header))]
     schema = ", ".join(f"{n} string" for n in [*names, "_overflow"])
-    parsed = F.from_csv(F.col("line"), schema, {"sep": contract.delimiter, "nullValue": _CSV_NULL, "emptyValue": "", "mode": "PERMISSIVE"})
+    parsed = F.from_csv(
+        F.col("line"),
+        schema,
+        {"sep": contract.delimiter, "nullValue": _CSV_NULL, "emptyValue": "", "mode": "PERMISSIVE"},
+    )
     # Too many tokens fill _overflow. Too few: counted by splitting when the line has no
     # quotes (a quoted field may hold the delimiter); quoted lines are judged by _overflow only.
     tokens = F.size(F.split(F.col("line"), re.escape(contract.delimiter), -1))
@@ -62,7 +66,13 @@ def _raw_csv(spark: SparkSession, paths: list[str], contract: Contract, header: 
             F.lit(contract.platform_id).alias("platform_id"),
             "source_file",
             F.col("line").alias("raw_record"),
-            F.when(~wrong_width, F.map_from_arrays(F.array(*[F.lit(h) for h in header]), F.array(*[F.coalesce(F.col(f"p.{n}"), F.lit("")) for n in names]))).alias("fields"),
+            F.when(
+                ~wrong_width,
+                F.map_from_arrays(
+                    F.array(*[F.lit(h) for h in header]),
+                    F.array(*[F.coalesce(F.col(f"p.{n}"), F.lit("")) for n in names]),
+                ),
+            ).alias("fields"),
             F.when(wrong_width, F.lit(MALFORMED)).alias("parse_error"),
         )
     )
@@ -84,7 +94,11 @@ def read_raw(spark: SparkSession, files: list[LandingFile], contract: Contract) 
     paths = [f.path for f in files]
     if contract.format == "jsonl":
         return _raw_json(spark, paths, contract)
-    sniff = (lambda f: tuple(csv_header(f, contract))) if contract.format == "csv" else (lambda f: tuple(parquet_columns(f)))
+    sniff = (
+        (lambda f: tuple(csv_header(f, contract)))
+        if contract.format == "csv"
+        else (lambda f: tuple(parquet_columns(f)))
+    )
     groups: dict[tuple[str, ...], list[str]] = defaultdict(list)
     for f in files:
         groups[sniff(f)].append(f.path)
@@ -109,9 +123,9 @@ def to_bronze(raw: DataFrame, contract: Contract, feed: str, spec: FeedSpec) -> 
     present = [(name, F.map_contains_key(fields, mapping[name])) for name, f in spec.fields.items() if f.required]
     # Spark interprets lambdas row by row (no codegen): they run only on the rare record
     # that misses a field or carries an unknown one, found first by compiled checks.
-    missing = F.when(
-        reduce(lambda a, b: a & b, [p for _, p in present], F.lit(True)), no_names
-    ).otherwise(F.filter(F.array(*[F.when(~p, F.lit(name)) for name, p in present]), lambda x: x.isNotNull()))
+    missing = F.when(reduce(lambda a, b: a & b, [p for _, p in present], F.lit(True)), no_names).otherwise(
+        F.filter(F.array(*[F.when(~p, F.lit(name)) for name, p in present]), lambda x: x.isNotNull())
+    )
     extra = F.when(F.size(F.array_except(F.map_keys(fields), known)) == 0, no_fields).otherwise(
         F.map_filter(fields, lambda k, v: ~F.array_contains(known, k))
     )

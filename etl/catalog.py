@@ -125,160 +125,240 @@ TABLES: tuple[Table, ...] = (
     ),
     *(
         Table(
-            "bronze", feed, _bronze(feed),
+            "bronze",
+            feed,
+            _bronze(feed),
             "every delivered record: raw text, fields under canonical names (text), missing and unknown fields, parse "
             "error, lineage (platform, source file, delivery date, batch id, ingest time)",
-            "append", "ingest", suite=f"bronze.{feed}", partition_by=("delivery_date",),
+            "append",
+            "ingest",
+            suite=f"bronze.{feed}",
+            partition_by=("delivery_date",),
         )
         for feed in FEED_NAMES
     ),
     Table(
-        "silver", "roster",
+        "silver",
+        "roster",
         "platform_id string, tenant_id string, credit_code string, company_name string, section_code string, "
         f"sub_industry_id string, registered_at timestamp, record_key string, content_hash string, {SILVER_LINEAGE_DDL}",
         "one row per (platform, tenant): credit code, company, section, sub-industry, registration time (UTC)",
-        "upsert", "ingest", suite="silver.roster", keys=("platform_id", "tenant_id"),
+        "upsert",
+        "ingest",
+        suite="silver.roster",
+        keys=("platform_id", "tenant_id"),
     ),
     *(
         Table(
-            "silver", feed,
+            "silver",
+            feed,
             f"platform_id string, tenant_id string, credit_code string, {SILVER_LOGS[feed]}, {SILVER_LINEAGE_DDL}",
             "canonical events: credit code resolved through the roster, UTC `event_ts`, `event_date` in the window's "
             "time zone, canonical units, user ids replaced by HMAC-SHA256 `user_key`, `record_key` = hash of the "
             "natural key",
-            "append", "ingest", suite=f"silver.{feed}", partition_by=("event_date",), readers=("classify",),
+            "append",
+            "ingest",
+            suite=f"silver.{feed}",
+            partition_by=("event_date",),
+            readers=("classify",),
         )
         for feed in LOG_FEEDS
     ),
     Table(
-        "silver", "enterprise_master",
+        "silver",
+        "enterprise_master",
         "credit_code string, company_name string, division_code string, province_code string, province_name string, "
         "section_code string, sub_industry_id string, platforms array<string>, n_platforms int, "
         "first_registered_at timestamp, sector_disagreement boolean",
         "one row per credit code: province from characters 3–4, section and sub-industry by majority over platforms "
         "(tie: the platform registered on first, then the lower platform id), platforms",
-        "overwrite", "ingest", suite="silver.enterprise_master", readers=("classify",),
+        "overwrite",
+        "ingest",
+        suite="silver.enterprise_master",
+        readers=("classify",),
     ),
     Table(
-        "quarantine", "records",
+        "quarantine",
+        "records",
         "batch_id string NOT NULL, feed string, platform_id string, source_file string, delivery_date date, raw_record string, "
         "reason_code string NOT NULL, reason_detail string, quarantined_at timestamp NOT NULL",
         "every rejected record (or file): raw text, source file, `reason_code`, `reason_detail`",
-        "append", "ingest",
+        "append",
+        "ingest",
     ),
     Table(
-        "ops", "ingest_audit",
+        "ops",
+        "ingest_audit",
         "batch_id string, feed string, platform_id string, files int, rows_read bigint, inserted bigint, updated bigint, "
         "quarantined bigint, duplicates_in_batch bigint, duplicates_existing bigint, reconciled boolean, "
         "started_at timestamp, finished_at timestamp",
         "per batch × feed × platform: rows read, inserted, updated, quarantined, duplicates, reconciled",
-        "append", "ingest",
+        "append",
+        "ingest",
     ),
     Table(
-        "ops", "file_manifest",
+        "ops",
+        "file_manifest",
         "path string NOT NULL, relative_path string NOT NULL, platform_id string, feed string, delivery_date date, "
         "size_bytes bigint NOT NULL, mtime_ms bigint NOT NULL, status string NOT NULL, batch_id string NOT NULL, "
         "ingested_at timestamp NOT NULL",
         "one row per landing file ingested (or found unrecognised), with its batch",
-        "append", "ingest",
+        "append",
+        "ingest",
     ),
     Table(
-        "ops", "batches",
+        "ops",
+        "batches",
         "batch_id string NOT NULL, status string NOT NULL, at timestamp NOT NULL, files int NOT NULL, "
         "table_versions map<string,bigint>",
         "batch start (with every table's version), commit, rejection and roll-back",
-        "append", "ingest", rolled_back=False,
+        "append",
+        "ingest",
+        rolled_back=False,
     ),
     Table(
-        "ops", "quality_history",
+        "ops",
+        "quality_history",
         "batch_id string NOT NULL, run_kind string NOT NULL, suite string NOT NULL, rule string NOT NULL, column string, "
         "action string NOT NULL, success boolean NOT NULL, gate_breached boolean NOT NULL, element_count bigint, "
         "unexpected_count bigint, unexpected_percent double, unexpected_samples array<string>, observed map<string,double>, "
         "validated_at timestamp NOT NULL",
         "one row per expectation per validation run (ingest, quality, classify): counts, samples, observed metrics",
-        "append", "quality", also_written_by=("ingest", "classify"),
+        "append",
+        "quality",
+        also_written_by=("ingest", "classify"),
     ),
     Table(
-        "gold", "activity_daily",
+        "gold",
+        "activity_daily",
         "credit_code string, platform_id string, activity_date date, logins bigint, users bigint, "
         "compute_core_hours double, storage_bytes double, app_sessions bigint, bytes_in bigint, bytes_out bigint, "
         f"requests bigint, {GOLD_LINEAGE}",
         "credit code × platform × day (in the window's time zone): logins, distinct users, compute core-hours, "
         "storage bytes, app sessions, bytes in/out, requests",
-        "overwrite", "classify", suite="gold.activity_daily", partition_by=("activity_date",),
+        "overwrite",
+        "classify",
+        suite="gold.activity_daily",
+        partition_by=("activity_date",),
     ),
     Table(
-        "gold", "app_sessions_daily",
+        "gold",
+        "app_sessions_daily",
         f"credit_code string, platform_id string, activity_date date, app_id string, sessions bigint, {GOLD_LINEAGE}",
         "credit code × platform × day × app: sessions",
-        "overwrite", "classify", suite="gold.app_sessions_daily", partition_by=("activity_date",), readers=("release",),
+        "overwrite",
+        "classify",
+        suite="gold.app_sessions_daily",
+        partition_by=("activity_date",),
+        readers=("release",),
     ),
     Table(
-        "gold", "activity_features",
+        "gold",
+        "activity_features",
         f"credit_code string, {FEATURES_DDL}, {GOLD_LINEAGE}",
         "one row per active credit code: features over the window, all platforms combined",
-        "overwrite", "classify", suite="gold.activity_features",
+        "overwrite",
+        "classify",
+        suite="gold.activity_features",
     ),
     Table(
-        "gold", "enterprise_labels",
+        "gold",
+        "enterprise_labels",
         "credit_code string, province_code string, section_code string, sub_industry_id string, platforms array<string>, "
         f"{FEATURES_DDL}, effective boolean, passed_signals array<string>, failed_signals array<string>, "
         f"rule_set string, {GOLD_LINEAGE}",
         "one row per connected enterprise (the master): `effective`, `passed_signals`, `failed_signals`, `rule_set`, "
         "features",
-        "overwrite", "classify", suite="gold.enterprise_labels", readers=("release",),
+        "overwrite",
+        "classify",
+        suite="gold.enterprise_labels",
+        readers=("release",),
     ),
     *(
         Table("gold", name, f"{ddl}, run_id string NOT NULL", grain, "overwrite", "economy", readers=readers)
         for name, ddl, grain, readers in (
-            ("economy_national",
-             "year int, gdp double, direct_va double, penetration_va double, total_va double, gdp_share double, "
-             "penetration_rate_multiplier double, gamma double, multiplier double, productivity double, employment double, "
-             "direct_employment double, penetration_employment double, estimated_inputs boolean",
-             "year: national IIoT value added (direct, penetration; 亿元), its GDP share, multiplier, employment (万人)", ()),
-            ("economy_section",
-             "year int, section_code string, sector int, section_va double, direct_rate double, penetration_rate double, "
-             "direct_va double, penetration_va double, total_va double, productivity double, direct_employment double, "
-             "penetration_employment double, employment double",
-             "year × GB/T 4754 section: contribution rates, IIoT value added, employment driven", ("release",)),
-            ("economy_three_sector",
-             "year int, sector int, gdp double, direct_va double, penetration_va double, total_va double, eta double",
-             "year × sector (1-3): GDP, IIoT value added, its share η", ()),
-            ("economy_province",
-             "year int, province_code string, gdp double, direct_va double, penetration_va double, total_va double, "
-             "labour double, gdp_share double, productivity double, employment double, direct_employment double, "
-             "penetration_employment double",
-             "year × province: IIoT value added, its GDP share, employment driven", ("release",)),
-            ("economy_province_sector",
-             "year int, province_code string, sector int, gdp double, eta double, weight double, direct_va double, "
-             "penetration_va double, total_va double",
-             "year × province × sector: the allocation weight ω and the value added it gives", ()),
-            ("economy_io_sector",
-             "sector_code string, sector_name string, section_code string, s_k double, total_output double, "
-             "intermediate_input double, value_added double, direct_va double, delta_y double, lambda double, "
-             "penetration_va double",
-             "IO-table sector of the base year: S_k, X, M, direct value added, ΔY, λ, penetration value added", ()),
-            ("economy_production",
-             "year int, gdp double, capital_stock double, employment double, fitted_gdp double, gamma double, "
-             "multiplier double, in_fit boolean",
-             "year: the production function's inputs, fit, γ and the annual multiplier", ()),
-            ("economy_production_fit",
-             "ln_a double, alpha double, beta double, se_ln_a double, se_alpha double, se_beta double, r_squared double, "
-             "n_obs int, fit_first int, fit_last int",
-             "one row: the OLS fit of ln Y = ln A + α ln K + β ln L, with standard errors and R²", ()),
-            ("economy_estimated_inputs", "table string, column string, year int, value double",
-             "every input cell the run estimated (extrapolated or interpolated)", ()),
-            ("economy_comparison",
-             "kind string, figure string, year int, key string, expected double, ours double, unit string, ratio double, "
-             "holds boolean, seed string, location string, inputs string",
-             "the seeds' published figures beside ours, and the identities that must hold", ()),
+            (
+                "economy_national",
+                "year int, gdp double, direct_va double, penetration_va double, total_va double, gdp_share double, "
+                "penetration_rate_multiplier double, gamma double, multiplier double, productivity double, employment double, "
+                "direct_employment double, penetration_employment double, estimated_inputs boolean",
+                "year: national IIoT value added (direct, penetration; 亿元), its GDP share, multiplier, employment (万人)",
+                (),
+            ),
+            (
+                "economy_section",
+                "year int, section_code string, sector int, section_va double, direct_rate double, penetration_rate double, "
+                "direct_va double, penetration_va double, total_va double, productivity double, direct_employment double, "
+                "penetration_employment double, employment double",
+                "year × GB/T 4754 section: contribution rates, IIoT value added, employment driven",
+                ("release",),
+            ),
+            (
+                "economy_three_sector",
+                "year int, sector int, gdp double, direct_va double, penetration_va double, total_va double, eta double",
+                "year × sector (1-3): GDP, IIoT value added, its share η",
+                (),
+            ),
+            (
+                "economy_province",
+                "year int, province_code string, gdp double, direct_va double, penetration_va double, total_va double, "
+                "labour double, gdp_share double, productivity double, employment double, direct_employment double, "
+                "penetration_employment double",
+                "year × province: IIoT value added, its GDP share, employment driven",
+                ("release",),
+            ),
+            (
+                "economy_province_sector",
+                "year int, province_code string, sector int, gdp double, eta double, weight double, direct_va double, "
+                "penetration_va double, total_va double",
+                "year × province × sector: the allocation weight ω and the value added it gives",
+                (),
+            ),
+            (
+                "economy_io_sector",
+                "sector_code string, sector_name string, section_code string, s_k double, total_output double, "
+                "intermediate_input double, value_added double, direct_va double, delta_y double, lambda double, "
+                "penetration_va double",
+                "IO-table sector of the base year: S_k, X, M, direct value added, ΔY, λ, penetration value added",
+                (),
+            ),
+            (
+                "economy_production",
+                "year int, gdp double, capital_stock double, employment double, fitted_gdp double, gamma double, "
+                "multiplier double, in_fit boolean",
+                "year: the production function's inputs, fit, γ and the annual multiplier",
+                (),
+            ),
+            (
+                "economy_production_fit",
+                "ln_a double, alpha double, beta double, se_ln_a double, se_alpha double, se_beta double, r_squared double, "
+                "n_obs int, fit_first int, fit_last int",
+                "one row: the OLS fit of ln Y = ln A + α ln K + β ln L, with standard errors and R²",
+                (),
+            ),
+            (
+                "economy_estimated_inputs",
+                "table string, column string, year int, value double",
+                "every input cell the run estimated (extrapolated or interpolated)",
+                (),
+            ),
+            (
+                "economy_comparison",
+                "kind string, figure string, year int, key string, expected double, ours double, unit string, ratio double, "
+                "holds boolean, seed string, location string, inputs string",
+                "the seeds' published figures beside ours, and the identities that must hold",
+                (),
+            ),
         )
     ),
     Table(
-        "gold", "access_counts",
+        "gold",
+        "access_counts",
         f"dimension string, key string, connected bigint, effective bigint, access_ratio double, rule_set string, {GOLD_LINEAGE}",
         "dimension (national, province, section, sub_industry, platform) × key: connected, effective, access ratio",
-        "overwrite", "classify", suite="gold.access_counts",
+        "overwrite",
+        "classify",
+        suite="gold.access_counts",
     ),
 )
 CATALOG: dict[str, Table] = {t.id: t for t in TABLES}
@@ -405,7 +485,9 @@ class Tables:
     def check(self, frame: DataFrame, table_id: str) -> None:
         problems = schema_problems(frame.schema, self.struct(table_id))
         if problems:
-            raise SchemaMismatch(f"{table_id} ({self.path(table_id)}): the frame does not match the catalogue: {'; '.join(problems)}")
+            raise SchemaMismatch(
+                f"{table_id} ({self.path(table_id)}): the frame does not match the catalogue: {'; '.join(problems)}"
+            )
 
     def rows(self, spark: SparkSession, table_id: str, rows: list[tuple]) -> DataFrame:
         """Driver-side rows (audit, manifest, batch records) as a frame of the table's declared schema."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import os
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -41,7 +41,7 @@ class ObservationWindow(Frozen):
         return value
 
     @model_validator(mode="after")
-    def _ordered(self) -> "ObservationWindow":
+    def _ordered(self) -> ObservationWindow:
         if self.end < self.start:
             raise ValueError(f"end {self.end} is before start {self.start}")
         return self
@@ -52,12 +52,12 @@ class ObservationWindow(Frozen):
 
     def start_utc(self) -> datetime:
         local = datetime.combine(self.start, datetime.min.time(), ZoneInfo(self.timezone))
-        return local.astimezone(timezone.utc).replace(tzinfo=None)
+        return local.astimezone(UTC).replace(tzinfo=None)
 
     def end_utc(self) -> datetime:
         """Exclusive end: midnight after the last day, in UTC."""
         local = datetime.combine(self.end + timedelta(days=1), datetime.min.time(), ZoneInfo(self.timezone))
-        return local.astimezone(timezone.utc).replace(tzinfo=None)
+        return local.astimezone(UTC).replace(tzinfo=None)
 
 
 class IngestSettings(Frozen):
@@ -107,7 +107,7 @@ class FieldSpec(Frozen):
     limit: str | None = None
 
     @model_validator(mode="after")
-    def _measure_has_unit(self) -> "FieldSpec":
+    def _measure_has_unit(self) -> FieldSpec:
         if self.kind == "measure" and not (self.unit_kind or self.unit_by):
             raise ValueError("a measure needs unit_kind or unit_by")
         return self
@@ -119,7 +119,7 @@ class FeedSpec(Frozen):
     fields: dict[str, FieldSpec]
 
     @model_validator(mode="after")
-    def _key_fields_exist(self) -> "FeedSpec":
+    def _key_fields_exist(self) -> FeedSpec:
         missing = [k for k in self.natural_key if k not in self.fields]
         if missing:
             raise ValueError(f"natural_key names unknown fields {missing}")
@@ -137,7 +137,7 @@ class Feeds(Frozen):
     resource_kinds: dict[str, ResourceKind]
 
     @model_validator(mode="after")
-    def _consistent(self) -> "Feeds":
+    def _consistent(self) -> Feeds:
         if set(self.feeds) != set(FEED_NAMES):
             raise ValueError(f"feeds must be exactly {list(FEED_NAMES)}, got {sorted(self.feeds)}")
         for feed, spec in self.feeds.items():
@@ -164,7 +164,7 @@ class TimestampConvention(Frozen):
     timezone: str | None = None
 
     @model_validator(mode="after")
-    def _local_needs_format(self) -> "TimestampConvention":
+    def _local_needs_format(self) -> TimestampConvention:
         if self.convention == "local_string":
             if not self.format or not self.timezone:
                 raise ValueError("local_string timestamps need format and timezone")
@@ -203,7 +203,7 @@ class Contract(Frozen):
         return value
 
     @model_validator(mode="after")
-    def _format_options(self) -> "Contract":
+    def _format_options(self) -> Contract:
         if self.format == "csv" and not self.delimiter:
             raise ValueError("csv contracts need a delimiter")
         if self.format != "csv" and self.delimiter:
@@ -257,7 +257,7 @@ class DayPattern(Frozen):
     length: tuple[int, int] | None = None
 
     @model_validator(mode="after")
-    def _parameters(self) -> "DayPattern":
+    def _parameters(self) -> DayPattern:
         need = {"none": (), "probability": ("weekday", "weekend"), "spread": ("count",), "bursts": ("count", "length")}
         missing = [p for p in need[self.kind] if getattr(self, p) is None]
         if missing:
@@ -278,8 +278,16 @@ class Archetype(Frozen):
     requests: tuple[int, int] = (0, 0)
 
     @model_validator(mode="after")
-    def _ranges(self) -> "Archetype":
-        for name in ("logins_per_day", "users", "compute_core_hours", "storage_gb", "app_sessions", "traffic_mb", "requests"):
+    def _ranges(self) -> Archetype:
+        for name in (
+            "logins_per_day",
+            "users",
+            "compute_core_hours",
+            "storage_gb",
+            "app_sessions",
+            "traffic_mb",
+            "requests",
+        ):
             lo, hi = getattr(self, name)
             if lo < 0 or hi < lo:
                 raise ValueError(f"{name} must be [low, high] with 0 <= low <= high")
@@ -339,7 +347,7 @@ class Generator(Frozen):
     first_registration: date
 
     @model_validator(mode="after")
-    def _shares(self) -> "Generator":
+    def _shares(self) -> Generator:
         for effective in (True, False):
             total = sum(a.share for a in self.archetypes.values() if a.effective is effective)
             if not math.isclose(total, 1.0, abs_tol=1e-9):

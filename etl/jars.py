@@ -28,10 +28,14 @@ def resolved_jars(jars: Jars, jars_dir: Path = JARS_DIR) -> list[str]:
     """Absolute paths of the resolved jars, checked against the configured packages."""
     listing = jars_dir / LISTING
     if not listing.is_file():
-        raise JarsMissing(f"Delta jars not found in {jars_dir}; run `make setup` (or `python -m etl.jars`) once with network access")
+        raise JarsMissing(
+            f"Delta jars not found in {jars_dir}; run `make setup` (or `python -m etl.jars`) once with network access"
+        )
     meta = json.loads(listing.read_text())
     if tuple(meta["packages"]) != tuple(jars.packages):
-        raise JarsMissing(f"{listing} was resolved for {meta['packages']}, conf/jars.yaml asks for {list(jars.packages)}; run `make setup`")
+        raise JarsMissing(
+            f"{listing} was resolved for {meta['packages']}, conf/jars.yaml asks for {list(jars.packages)}; run `make setup`"
+        )
     paths = [jars_dir / name for name in meta["files"]]
     absent = [str(p) for p in paths if not p.is_file()]
     if absent:
@@ -67,7 +71,9 @@ def fetch(jars: Jars, jars_dir: Path = JARS_DIR, ivy_dir: Path = IVY_DIR) -> lis
     jars_dir.mkdir(parents=True, exist_ok=True)
     for jar in files:
         shutil.copy2(jar, jars_dir / jar.name)
-    (jars_dir / LISTING).write_text(json.dumps({"packages": list(jars.packages), "files": [f.name for f in files]}, indent=2))
+    (jars_dir / LISTING).write_text(
+        json.dumps({"packages": list(jars.packages), "files": [f.name for f in files]}, indent=2)
+    )
     print(f"{len(files)} jars in {jars_dir}", flush=True)
     return resolved_jars(jars, jars_dir)
 

@@ -38,9 +38,16 @@ def append(df: DataFrame, path: str, partition_by: tuple[str, ...] = ()) -> None
     writer.save(path)
 
 
-def overwrite(df: DataFrame, path: str, properties: dict[str, str] | None = None, partition_by: tuple[str, ...] = ()) -> None:
+def overwrite(
+    df: DataFrame, path: str, properties: dict[str, str] | None = None, partition_by: tuple[str, ...] = ()
+) -> None:
     # the whole table is replaced, whatever the session's partitionOverwriteMode says
-    writer = df.write.format("delta").mode("overwrite").option("overwriteSchema", "true").option("partitionOverwriteMode", "static")
+    writer = (
+        df.write.format("delta")
+        .mode("overwrite")
+        .option("overwriteSchema", "true")
+        .option("partitionOverwriteMode", "static")
+    )
     if partition_by:
         writer = writer.partitionBy(*partition_by)
     for key, value in (properties or {}).items():
@@ -54,7 +61,14 @@ def upsert(spark: SparkSession, df: DataFrame, path: str, keys: tuple[str, ...])
         append(df, path)
         return
     condition = " AND ".join(f"t.{k} = s.{k}" for k in keys)
-    (DeltaTable.forPath(spark, path).alias("t").merge(df.alias("s"), condition).whenMatchedUpdateAll().whenNotMatchedInsertAll().execute())
+    (
+        DeltaTable.forPath(spark, path)
+        .alias("t")
+        .merge(df.alias("s"), condition)
+        .whenMatchedUpdateAll()
+        .whenNotMatchedInsertAll()
+        .execute()
+    )
 
 
 def stage(df: DataFrame, path: str) -> DataFrame:

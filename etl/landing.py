@@ -70,7 +70,18 @@ def discover(root: str, pattern: str, contracts: dict[str, Contract], feeds: tup
                 problem = f"unknown feed {feed!r}"
             elif not rel.endswith(contracts[pid].file_extension()):
                 problem = f"expected a {contracts[pid].file_extension()} file for {pid}"
-        found.append(LandingFile(prefix + f.path, rel, f.size, int(f.mtime_ns // 1_000_000) if f.mtime_ns else 0, pid, feed, delivery, problem))
+        found.append(
+            LandingFile(
+                prefix + f.path,
+                rel,
+                f.size,
+                int(f.mtime_ns // 1_000_000) if f.mtime_ns else 0,
+                pid,
+                feed,
+                delivery,
+                problem,
+            )
+        )
     return sorted(found, key=lambda f: f.relative)
 
 

@@ -14,17 +14,25 @@ from etl import credit_code
 
 
 def _vote(roster: DataFrame, keys: list[str], value: str) -> DataFrame:
-    votes = roster.groupBy(*keys, value).agg(F.count("*").alias("votes"), F.min("registered_at").alias("first"), F.min("platform_id").alias("first_platform"))
-    order = Window.partitionBy(*keys).orderBy(F.col("votes").desc(), F.col("first").asc(), F.col("first_platform").asc())
+    votes = roster.groupBy(*keys, value).agg(
+        F.count("*").alias("votes"), F.min("registered_at").alias("first"), F.min("platform_id").alias("first_platform")
+    )
+    order = Window.partitionBy(*keys).orderBy(
+        F.col("votes").desc(), F.col("first").asc(), F.col("first_platform").asc()
+    )
     return votes.withColumn("rank", F.row_number().over(order)).filter("rank = 1").select(*keys, value)
 
 
 def build_master(roster: DataFrame, provinces: DataFrame) -> DataFrame:
     """Silver roster -> enterprise master (one row per credit code)."""
     section = _vote(roster, ["credit_code"], "section_code")
-    sub = _vote(roster.join(section, on=["credit_code", "section_code"], how="inner"), ["credit_code"], "sub_industry_id")
+    sub = _vote(
+        roster.join(section, on=["credit_code", "section_code"], how="inner"), ["credit_code"], "sub_industry_id"
+    )
     first = Window.partitionBy("credit_code").orderBy(F.col("registered_at").asc(), F.col("platform_id").asc())
-    earliest = roster.withColumn("rank", F.row_number().over(first)).filter("rank = 1").select("credit_code", "company_name")
+    earliest = (
+        roster.withColumn("rank", F.row_number().over(first)).filter("rank = 1").select("credit_code", "company_name")
+    )
     summary = roster.groupBy("credit_code").agg(
         F.array_sort(F.collect_set("platform_id")).alias("platforms"),
         F.min("registered_at").alias("first_registered_at"),

@@ -18,12 +18,18 @@ def assign(conformed: DataFrame, existing: DataFrame | None, on_existing: str) -
     good = F.col("reason_code").isNull()
     # Partitioned by the key alone (good rows ranked first, so a quarantined row never outranks
     # one that goes on): the join with silver and any later per-key window reuse this shuffle.
-    order = Window.partitionBy(F.col("record_key")).orderBy(good.desc(), F.col("delivery_date").desc(), F.col("source_file").asc(), F.col("raw_record").asc())
+    order = Window.partitionBy(F.col("record_key")).orderBy(
+        good.desc(), F.col("delivery_date").desc(), F.col("source_file").asc(), F.col("raw_record").asc()
+    )
     ranked = conformed.withColumn("_rank", F.row_number().over(order))
     if existing is None:
         joined = ranked.withColumn("_seen", F.lit(False)).withColumn("_same", F.lit(False))
     else:
-        known = existing.select(F.col("record_key"), F.lit(True).alias("_seen"), *([F.col("content_hash").alias("_old_hash")] if on_existing == "update" else []))
+        known = existing.select(
+            F.col("record_key"),
+            F.lit(True).alias("_seen"),
+            *([F.col("content_hash").alias("_old_hash")] if on_existing == "update" else []),
+        )
         joined = ranked.join(known, on="record_key", how="left").withColumn("_seen", F.coalesce("_seen", F.lit(False)))
         same = (F.col("_old_hash") == F.col("content_hash")) if on_existing == "update" else F.lit(True)
         joined = joined.withColumn("_same", F.coalesce(same, F.lit(False)))
@@ -34,8 +40,14 @@ def assign(conformed: DataFrame, existing: DataFrame | None, on_existing: str) -
         .when(F.col("_seen"), F.lit(UPDATE))
         .otherwise(F.lit(NEW))
     )
-    duplicate_of = F.when(good & (F.col("_rank") > 1), F.lit("batch")).when(good & F.col("_seen") & F.col("_same"), F.lit("silver"))
-    return joined.withColumn("outcome", outcome).withColumn("duplicate_of", duplicate_of).drop("_rank", "_seen", "_same", "_old_hash")
+    duplicate_of = F.when(good & (F.col("_rank") > 1), F.lit("batch")).when(
+        good & F.col("_seen") & F.col("_same"), F.lit("silver")
+    )
+    return (
+        joined.withColumn("outcome", outcome)
+        .withColumn("duplicate_of", duplicate_of)
+        .drop("_rank", "_seen", "_same", "_old_hash")
+    )
 
 
 def count_outcomes(flagged: DataFrame) -> dict[str, dict[str, int]]:
@@ -48,4 +60,7 @@ def count_outcomes(flagged: DataFrame) -> dict[str, dict[str, int]]:
         F.sum(F.when(F.col("duplicate_of") == "batch", 1).otherwise(0)).alias(DUP_IN_BATCH),
         F.sum(F.when(F.col("duplicate_of") == "silver", 1).otherwise(0)).alias(DUP_EXISTING),
     )
-    return {r["platform_id"]: {k: int(r[k]) for k in ("rows_read", NEW, UPDATE, QUARANTINE, DUP_IN_BATCH, DUP_EXISTING)} for r in rows.collect()}
+    return {
+        r["platform_id"]: {k: int(r[k]) for k in ("rows_read", NEW, UPDATE, QUARANTINE, DUP_IN_BATCH, DUP_EXISTING)}
+        for r in rows.collect()
+    }

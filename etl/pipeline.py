@@ -64,11 +64,15 @@ class ValidatedFeed:
         return self.flagged.filter(F.col("outcome") == outcomes.QUARANTINE)
 
 
-def validate_feed(p: FeedPipeline, feed: str, bronze: DataFrame, existing: DataFrame | None, roster: DataFrame | None) -> ValidatedFeed:
+def validate_feed(
+    p: FeedPipeline, feed: str, bronze: DataFrame, existing: DataFrame | None, roster: DataFrame | None
+) -> ValidatedFeed:
     """Bronze rows (staged) -> the validated feed; `existing` is silver as the batch finds it, `roster` the roster so far."""
     suite = f"silver.{feed}"
     check_bronze(p.validator, feed, bronze)
-    routed = route(conform(feed, bronze, roster, p.conform_ctx, p.pseudonym_key), p.quality.row_rules(suite), p.rule_ctx)
+    routed = route(
+        conform(feed, bronze, roster, p.conform_ctx, p.pseudonym_key), p.quality.row_rules(suite), p.rule_ctx
+    )
     split = outcomes.assign(routed, existing, p.settings.feeds.feeds[feed].on_existing)
     # the unique rules' key counts ride on deduplication's shuffle by record_key
     flagged = p.stage(with_key_counts(split, p.quality.table_rules(suite)), f"{feed}/flagged")

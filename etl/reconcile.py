@@ -106,8 +106,19 @@ def reconcile(
         ok = read == c["rows_read"] == inserted + updated + quarantined + c[DUP_IN_BATCH] + c[DUP_EXISTING]
         out.audit.append(
             AuditRow(
-                batch_id, feed, pid, files.get(pid, 0), read, inserted, updated, quarantined,
-                c[DUP_IN_BATCH], c[DUP_EXISTING], ok, started, finished,
+                batch_id,
+                feed,
+                pid,
+                files.get(pid, 0),
+                read,
+                inserted,
+                updated,
+                quarantined,
+                c[DUP_IN_BATCH],
+                c[DUP_EXISTING],
+                ok,
+                started,
+                finished,
             )
         )
     return out

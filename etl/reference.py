@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import csv
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from pyspark.sql import DataFrame, SparkSession
@@ -11,7 +11,8 @@ from pyspark.sql import types as T
 
 from etl.catalog import REFERENCE_TABLES, entry
 
-@lru_cache(maxsize=None)
+
+@cache
 def _read(path: Path) -> tuple[dict[str, str], ...]:
     with path.open(encoding="utf-8", newline="") as f:
         return tuple(dict(row) for row in csv.DictReader(f))

@@ -33,7 +33,7 @@ class ConformContext:
     sub_industries: dict[str, str]  # id -> name_zh
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> "ConformContext":
+    def from_settings(cls, settings: Settings) -> ConformContext:
         ref = settings.reference_dir
         return cls(
             pipeline=settings.pipeline,
@@ -47,7 +47,10 @@ class ConformContext:
 def _by_platform(values: dict[str, object], default: object = None) -> Column:
     if not values:
         return F.lit(default)
-    return F.coalesce(F.element_at(F.create_map(*[x for k, v in values.items() for x in (F.lit(k), F.lit(v))]), F.col("platform_id")), F.lit(default))
+    return F.coalesce(
+        F.element_at(F.create_map(*[x for k, v in values.items() for x in (F.lit(k), F.lit(v))]), F.col("platform_id")),
+        F.lit(default),
+    )
 
 
 def parse_timestamp(text: Column, contracts: dict[str, Contract]) -> Column:
@@ -84,7 +87,10 @@ def _structure() -> list[Column]:
 def _latest_allowed(ctx: ConformContext) -> Column:
     """End of the delivery day in the window's time zone, plus the allowed clock skew."""
     end = F.to_utc_timestamp(F.date_add("delivery_date", 1).cast("timestamp"), ctx.pipeline.window.timezone)
-    return (end + F.make_dt_interval(F.lit(0), F.lit(0), F.lit(0), F.lit(ctx.pipeline.ingest.future_tolerance_hours * 3600.0))).alias("latest_allowed_ts")
+    return (
+        end
+        + F.make_dt_interval(F.lit(0), F.lit(0), F.lit(0), F.lit(ctx.pipeline.ingest.future_tolerance_hours * 3600.0))
+    ).alias("latest_allowed_ts")
 
 
 def _event_date(ts: Column, ctx: ConformContext) -> Column:
@@ -93,7 +99,10 @@ def _event_date(ts: Column, ctx: ConformContext) -> Column:
 
 def record_key(*values: Column) -> Column:
     """SHA-256 of the platform and the natural key, as text: equal keys mean the same record."""
-    return F.sha2(F.concat_ws(KEY_SEPARATOR, F.col("platform_id"), *[F.coalesce(v.cast("string"), F.lit("")) for v in values]), 256)
+    return F.sha2(
+        F.concat_ws(KEY_SEPARATOR, F.col("platform_id"), *[F.coalesce(v.cast("string"), F.lit("")) for v in values]),
+        256,
+    )
 
 
 def _lineage() -> list[Column]:
@@ -107,8 +116,12 @@ def conform_roster(bronze: DataFrame, ctx: ConformContext) -> DataFrame:
     sub_by_name = {v: k for k, v in ctx.sub_industries.items()}
     sector = F.trim("sector")
     sub = F.trim("sub_industry")
-    section_code = F.when(_by_platform(letter, True), F.when(sector.isin(list(ctx.sections)), sector)).otherwise(_lookup(section_by_name, sector))
-    sub_id = F.when(_by_platform(by_id, True), F.when(sub.isin(list(ctx.sub_industries)), sub)).otherwise(_lookup(sub_by_name, sub))
+    section_code = F.when(_by_platform(letter, True), F.when(sector.isin(list(ctx.sections)), sector)).otherwise(
+        _lookup(section_by_name, sector)
+    )
+    sub_id = F.when(_by_platform(by_id, True), F.when(sub.isin(list(ctx.sub_industries)), sub)).otherwise(
+        _lookup(sub_by_name, sub)
+    )
     code = F.nullif(F.upper(F.trim("credit_code")), F.lit(""))
     registered = parse_timestamp(F.col("registered_at"), ctx.contracts)
     return bronze.select(
@@ -120,7 +133,10 @@ def conform_roster(bronze: DataFrame, ctx: ConformContext) -> DataFrame:
         sub_id.alias("sub_industry_id"),
         registered.alias("registered_at"),
         record_key(F.trim("tenant_id")).alias("record_key"),
-        F.sha2(F.concat_ws(KEY_SEPARATOR, code, F.trim("company_name"), section_code, sub_id, registered.cast("string")), 256).alias("content_hash"),
+        F.sha2(
+            F.concat_ws(KEY_SEPARATOR, code, F.trim("company_name"), section_code, sub_id, registered.cast("string")),
+            256,
+        ).alias("content_hash"),
         *_lineage(),
         *_structure(),
         _latest_allowed(ctx),
@@ -129,7 +145,9 @@ def conform_roster(bronze: DataFrame, ctx: ConformContext) -> DataFrame:
 
 def _with_tenant(bronze: DataFrame, roster: DataFrame) -> DataFrame:
     tenants = roster.select("platform_id", "tenant_id", "credit_code")
-    return bronze.withColumn("tenant_id", F.trim("tenant_id")).join(tenants, on=["platform_id", "tenant_id"], how="left")
+    return bronze.withColumn("tenant_id", F.trim("tenant_id")).join(
+        tenants, on=["platform_id", "tenant_id"], how="left"
+    )
 
 
 def _lookup(table: dict, key: Column) -> Column:
@@ -137,7 +155,9 @@ def _lookup(table: dict, key: Column) -> Column:
 
 
 def conform_logins(bronze: DataFrame, roster: DataFrame, ctx: ConformContext, pseudonym_key: bytes) -> DataFrame:
-    typed = _with_tenant(bronze, roster).withColumn("event_ts_parsed", parse_timestamp(F.col("event_ts"), ctx.contracts))
+    typed = _with_tenant(bronze, roster).withColumn(
+        "event_ts_parsed", parse_timestamp(F.col("event_ts"), ctx.contracts)
+    )
     user = F.concat_ws(":", F.col("platform_id"), F.trim("user_id"))
     return typed.select(
         "platform_id",
@@ -191,7 +211,9 @@ def conform_resource_usage(bronze: DataFrame, roster: DataFrame, ctx: ConformCon
 def conform_traffic(bronze: DataFrame, roster: DataFrame, ctx: ConformContext) -> DataFrame:
     factor = {pid: ctx.feeds.units["bytes"][c.units.get("bytes", "bytes")] for pid, c in ctx.contracts.items()}
     scale = _by_platform(factor, 1.0)
-    typed = _with_tenant(bronze, roster).withColumn("event_ts_parsed", parse_timestamp(F.col("event_ts"), ctx.contracts))
+    typed = _with_tenant(bronze, roster).withColumn(
+        "event_ts_parsed", parse_timestamp(F.col("event_ts"), ctx.contracts)
+    )
     return typed.select(
         "platform_id",
         "tenant_id",
@@ -210,24 +232,64 @@ def conform_traffic(bronze: DataFrame, roster: DataFrame, ctx: ConformContext) -
 
 # Silver's schema per feed: the conformed columns that are kept, with their stored types.
 SILVER_COLUMNS: dict[str, tuple[tuple[str, str | None], ...]] = {
-    "roster": (("platform_id", None), ("tenant_id", None), ("credit_code", None), ("company_name", None), ("section_code", None),
-               ("sub_industry_id", None), ("registered_at", None), ("record_key", None), ("content_hash", None)),
-    "logins": (("platform_id", None), ("tenant_id", None), ("credit_code", None), ("user_key", None), ("event_ts", None), ("event_date", None),
-               ("channel", None), ("record_key", None)),
-    "resource_usage": (("platform_id", None), ("tenant_id", None), ("credit_code", None), ("event_ts", None), ("event_date", None),
-                       ("resource_kind", None), ("app_id", None), ("quantity", None), ("unit", None), ("record_key", None)),
-    "traffic": (("platform_id", None), ("tenant_id", None), ("credit_code", None), ("event_ts", None), ("event_date", None),
-                ("bytes_in", "bigint"), ("bytes_out", "bigint"), ("requests", "bigint"), ("record_key", None)),
+    "roster": (
+        ("platform_id", None),
+        ("tenant_id", None),
+        ("credit_code", None),
+        ("company_name", None),
+        ("section_code", None),
+        ("sub_industry_id", None),
+        ("registered_at", None),
+        ("record_key", None),
+        ("content_hash", None),
+    ),
+    "logins": (
+        ("platform_id", None),
+        ("tenant_id", None),
+        ("credit_code", None),
+        ("user_key", None),
+        ("event_ts", None),
+        ("event_date", None),
+        ("channel", None),
+        ("record_key", None),
+    ),
+    "resource_usage": (
+        ("platform_id", None),
+        ("tenant_id", None),
+        ("credit_code", None),
+        ("event_ts", None),
+        ("event_date", None),
+        ("resource_kind", None),
+        ("app_id", None),
+        ("quantity", None),
+        ("unit", None),
+        ("record_key", None),
+    ),
+    "traffic": (
+        ("platform_id", None),
+        ("tenant_id", None),
+        ("credit_code", None),
+        ("event_ts", None),
+        ("event_date", None),
+        ("bytes_in", "bigint"),
+        ("bytes_out", "bigint"),
+        ("requests", "bigint"),
+        ("record_key", None),
+    ),
 }
 SILVER_LINEAGE = ("source_file", "delivery_date", "batch_id", "ingested_at")
 
 
 def to_silver(rows: DataFrame, feed: str) -> DataFrame:
     """The silver projection of accepted rows: canonical columns and lineage, no rule helpers."""
-    return rows.select(*[F.col(c).cast(t).alias(c) if t else F.col(c) for c, t in SILVER_COLUMNS[feed]], *SILVER_LINEAGE)
+    return rows.select(
+        *[F.col(c).cast(t).alias(c) if t else F.col(c) for c, t in SILVER_COLUMNS[feed]], *SILVER_LINEAGE
+    )
 
 
-def conform(feed: str, bronze: DataFrame, roster: DataFrame | None, ctx: ConformContext, pseudonym_key: bytes) -> DataFrame:
+def conform(
+    feed: str, bronze: DataFrame, roster: DataFrame | None, ctx: ConformContext, pseudonym_key: bytes
+) -> DataFrame:
     """The conform step of `feed`; logs resolve tenants through `roster` (none yet: every tenant is unknown)."""
     if feed == "roster":
         return conform_roster(bronze, ctx)

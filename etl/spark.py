@@ -49,7 +49,9 @@ def quick_start_conf(profile: Profile, scale: float, mode: str = "auto", name: s
     quick = profile.quick_start
     if quick is None:
         if mode == "quick":
-            raise ValueError(f"profile {name!r} has no quick_start JVM options (conf/profiles/{name}.yaml: quick_start)")
+            raise ValueError(
+                f"profile {name!r} has no quick_start JVM options (conf/profiles/{name}.yaml: quick_start)"
+            )
         return {}
     if mode == "optimizing" or (mode == "auto" and scale > quick.max_scale):
         return {}

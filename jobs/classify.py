@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
@@ -79,13 +79,24 @@ def load_inputs(spark: SparkSession, settings: Settings, truth: str | None) -> I
 
 def _gold_stamp(run_id: str, window: ObservationWindow) -> list:
     """Lineage columns of every gold row: the MLflow run that wrote it and the window it covers."""
-    return [F.lit(run_id).alias("run_id"), F.lit(window.start).alias("window_start"), F.lit(window.end).alias("window_end")]
+    return [
+        F.lit(run_id).alias("run_id"),
+        F.lit(window.start).alias("window_start"),
+        F.lit(window.end).alias("window_end"),
+    ]
 
 
 class Publisher:
     """Validates each gold table against its suite's gates, writes it, and hands back the written table."""
 
-    def __init__(self, spark: SparkSession, settings: Settings, validator: Validator, window: ObservationWindow, lookups: dict[str, DataFrame]):
+    def __init__(
+        self,
+        spark: SparkSession,
+        settings: Settings,
+        validator: Validator,
+        window: ObservationWindow,
+        lookups: dict[str, DataFrame],
+    ):
         self.spark, self.tables, self.validator = spark, Tables(settings), validator
         self.stamp, self.lookups = _gold_stamp(validator.batch_id, window), lookups
 
@@ -105,13 +116,24 @@ class Publisher:
         return lake.read(self.spark, self.tables.gold(name))
 
 
-def publish_gold(spark: SparkSession, settings: Settings, inputs: Inputs, rule_set: RuleSet, window: ObservationWindow, validator: Validator, progress) -> Gold:
+def publish_gold(
+    spark: SparkSession,
+    settings: Settings,
+    inputs: Inputs,
+    rule_set: RuleSet,
+    window: ObservationWindow,
+    validator: Validator,
+    progress,
+) -> Gold:
     """Every gold table in order; a breached gate stops the run and leaves this table and the later ones as they were."""
     s = inputs.silver
     # exists_in rules read the pinned master snapshot
     publish = Publisher(spark, settings, validator, window, {"silver.enterprise_master": s["silver.enterprise_master"]})
     progress("daily activity (one pass over each silver log)")
-    daily = publish("activity_daily", activity.daily_activity(s["silver.logins"], s["silver.resource_usage"], s["silver.traffic"], window))
+    daily = publish(
+        "activity_daily",
+        activity.daily_activity(s["silver.logins"], s["silver.resource_usage"], s["silver.traffic"], window),
+    )
     apps = publish("app_sessions_daily", activity.daily_app_sessions(s["silver.resource_usage"], window))
     progress("enterprise features")
     features = publish("activity_features", activity.activity_features(daily, apps))
@@ -140,7 +162,9 @@ def _national(counts: list[dict]) -> dict:
     return next(c for c in counts if c["dimension"] == "national")
 
 
-def run_params(settings: Settings, rule_set: RuleSet, window: ObservationWindow, inputs: Inputs, truth: str | None, revision: str) -> dict:
+def run_params(
+    settings: Settings, rule_set: RuleSet, window: ObservationWindow, inputs: Inputs, truth: str | None, revision: str
+) -> dict:
     """What the run's outputs are a function of."""
     return {
         "rule_set": rule_set.name,
@@ -162,17 +186,26 @@ def log_outputs(gold: Gold, rep: Report, rule_set: RuleSet, inputs: Inputs) -> N
     import mlflow
 
     national = _national(gold.counts)
-    metrics = {"connected": national["connected"], "effective": national["effective"], "access_ratio": national["access_ratio"] or 0.0}
+    metrics = {
+        "connected": national["connected"],
+        "effective": national["effective"],
+        "access_ratio": national["access_ratio"] or 0.0,
+    }
     if rep.evaluation:
         metrics |= {k: v for k, v in rep.evaluation.items() if v is not None}
     mlflow.log_metrics(metrics)
     mlflow.log_params({f"output_version.gold.{k}": v for k, v in gold.versions.items()})
     for dimension in access.DIMENSIONS:
-        mlflow.log_text(tracking.to_csv([c for c in gold.counts if c["dimension"] == dimension]), f"counts/{dimension}.csv")
+        mlflow.log_text(
+            tracking.to_csv([c for c in gold.counts if c["dimension"] == dimension]), f"counts/{dimension}.csv"
+        )
     mlflow.log_text(tracking.to_csv(rep.sensitivity), "sensitivity.csv")
     mlflow.log_dict(rule_set.model_dump(), "rule_set.json")
-    finished = datetime.now(timezone.utc).isoformat()
-    mlflow.log_text(json.dumps({"inputs": inputs.versions, "outputs": gold.versions, "finished_at": finished}, indent=2), "lineage.json")
+    finished = datetime.now(UTC).isoformat()
+    mlflow.log_text(
+        json.dumps({"inputs": inputs.versions, "outputs": gold.versions, "finished_at": finished}, indent=2),
+        "lineage.json",
+    )
 
 
 def run(
@@ -202,6 +235,16 @@ def run(
         log_outputs(gold, rep, rule_set, inputs)
     national = _national(gold.counts)
     return ClassifyResult(
-        active.info.run_id, rule_set.name, window, inputs.versions, gold.versions, national["connected"], national["effective"],
-        gold.counts, rep.sensitivity, rep.evaluation, validator.outcomes, validator.docs_index,
+        active.info.run_id,
+        rule_set.name,
+        window,
+        inputs.versions,
+        gold.versions,
+        national["connected"],
+        national["effective"],
+        gold.counts,
+        rep.sensitivity,
+        rep.evaluation,
+        validator.outcomes,
+        validator.docs_index,
     )

@@ -51,8 +51,16 @@ class _LazyGroup(click.Group):
 
 
 # `iiap index compute|audit`: the index engine needs no Spark and no lakehouse
-@click.group(cls=_LazyGroup, lazy={"index": "jobs.index_cli:index"}, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--conf", "conf_dir", type=click.Path(file_okay=False, path_type=Path), default=None, help="Configuration folder (default: ./conf).")
+@click.group(
+    cls=_LazyGroup, lazy={"index": "jobs.index_cli:index"}, context_settings={"help_option_names": ["-h", "--help"]}
+)
+@click.option(
+    "--conf",
+    "conf_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Configuration folder (default: ./conf).",
+)
 @click.option("--profile", default="local", show_default=True, help="Environment profile in conf/profiles.")
 @click.option("--lakehouse", default=None, help="Lakehouse root (path or URI); overrides conf/pipeline.yaml.")
 @click.option("--landing", default=None, help="Landing root (path or URI); overrides conf/pipeline.yaml.")
@@ -61,7 +69,10 @@ def main(ctx: click.Context, conf_dir: Path | None, profile: str, lakehouse: str
     """iiap: the industrial-internet analytics platform's batch jobs."""
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        ctx.obj = {"settings": load_settings(conf_dir, profile, lakehouse_root=lakehouse, landing_root=landing), "conf_dir": conf_dir}
+        ctx.obj = {
+            "settings": load_settings(conf_dir, profile, lakehouse_root=lakehouse, landing_root=landing),
+            "conf_dir": conf_dir,
+        }
     except ConfigError as exc:
         raise click.ClickException(f"invalid configuration:\n{exc}") from None
 
@@ -69,13 +80,24 @@ def main(ctx: click.Context, conf_dir: Path | None, profile: str, lakehouse: str
 @main.command()
 @click.option("--scale", type=float, default=0.001, show_default=True, help="1 = about 10.85M enterprises.")
 @click.option("--seed", type=int, default=20200630, show_default=True)
-@click.option("--out", default="data", show_default=True, help="Writes OUT/landing (the deliveries) and OUT/truth (the ground truth).")
 @click.option(
-    "--passes", "passes_spec", default=None, metavar="LIST",
+    "--out",
+    default="data",
+    show_default=True,
+    help="Writes OUT/landing (the deliveries) and OUT/truth (the ground truth).",
+)
+@click.option(
+    "--passes",
+    "passes_spec",
+    default=None,
+    metavar="LIST",
     help="Only these passes of enterprises, e.g. 0-4 or 0,3,7 (scale 1 has ten, 0-9); later runs add the others to the same --out. Default: all.",
 )
 @click.option(
-    "--jit", type=click.Choice(JIT_MODES), default="auto", show_default=True,
+    "--jit",
+    type=click.Choice(JIT_MODES),
+    default="auto",
+    show_default=True,
     help="The driver JVM's compiler: quick (C1 only) starts fast, optimizing (C1+C2) runs big data fast; auto picks quick up to the profile's quick_start.max_scale.",
 )
 @click.pass_obj
@@ -109,7 +131,9 @@ def generate(obj, scale: float, seed: int, out: str, passes_spec: str | None, ji
         raise click.ClickException(str(exc)) from None
     m = result.manifest
     written = ", ".join(f"{k:02d}" for k in m["passes_written"])
-    console.print(f"{result.files:,} files written; OUT now holds passes {written} of {m['passes']}{'' if m['complete'] else ' (not complete)'}")
+    console.print(
+        f"{result.files:,} files written; OUT now holds passes {written} of {m['passes']}{'' if m['complete'] else ' (not complete)'}"
+    )
     console.print(f"[bold]{m['enterprises']:,}[/bold] enterprises ({m['effective']:,} effective), {m['files']:,} files")
     console.print(f"landing: {result.landing}\ntruth:   {result.truth}/manifest.json")
 
@@ -119,7 +143,16 @@ def _print_ingest(result) -> None:
     for col in ("feed", "files", "rows read", "inserted", "updated", "quarantined", "duplicates", "reconciled"):
         table.add_column(col, justify="right" if col not in ("feed",) else "left")
     for feed, c in result.feeds.items():
-        table.add_row(feed, f"{c.files:,}", f"{c.rows_read:,}", f"{c.new:,}", f"{c.update:,}", f"{c.quarantine:,}", f"{c.duplicates:,}", "yes" if c.reconciled else "NO")
+        table.add_row(
+            feed,
+            f"{c.files:,}",
+            f"{c.rows_read:,}",
+            f"{c.new:,}",
+            f"{c.update:,}",
+            f"{c.quarantine:,}",
+            f"{c.duplicates:,}",
+            "yes" if c.reconciled else "NO",
+        )
     Console(width=max(Console().width, 110)).print(table)
 
 
@@ -139,7 +172,12 @@ def _print_quality(outcomes, docs: str | None) -> None:
 
 
 @main.command()
-@click.option("--until", type=click.DateTime(formats=["%Y-%m-%d"]), default=None, help="Only deliveries up to this date (simulates a daily run).")
+@click.option(
+    "--until",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    help="Only deliveries up to this date (simulates a daily run).",
+)
 @click.option("--recover", is_flag=True, help="Roll back an earlier batch that did not finish, then ingest.")
 @click.pass_obj
 def ingest(obj, until, recover: bool) -> None:
@@ -152,9 +190,13 @@ def ingest(obj, until, recover: bool) -> None:
     quality = _quality_spec(settings)
     spark = _session(settings, "ingest")
     try:
-        result = job.run(spark, settings, until.date() if until else None, recover, progress=_progress(), quality=quality)
+        result = job.run(
+            spark, settings, until.date() if until else None, recover, progress=_progress(), quality=quality
+        )
     except QualityGateFailed as exc:
-        raise click.ClickException(f"{exc}\nsee ops/quality_history and the Data Docs under {_docs_root(settings, quality)}") from None
+        raise click.ClickException(
+            f"{exc}\nsee ops/quality_history and the Data Docs under {_docs_root(settings, quality)}"
+        ) from None
     except (MissingKey, job.IncompleteBatch, job.ReconciliationError, FileNotFoundError) as exc:
         raise click.ClickException(str(exc)) from None
     if result.batch_id is None:
@@ -204,7 +246,9 @@ def quality(obj, batch_id: str | None) -> None:
 
 @main.command()
 @click.option("--rule-set", default=None, help="Rule set in conf/classification.yaml (default: its default_rule_set).")
-@click.option("--truth", default=None, help="Ground-truth folder of iiap generate (OUT/truth): report precision and recall.")
+@click.option(
+    "--truth", default=None, help="Ground-truth folder of iiap generate (OUT/truth): report precision and recall."
+)
 @click.pass_obj
 def classify(obj, rule_set: str | None, truth: str | None) -> None:
     """Label effective enterprises, count them by province, sector, sub-industry and platform; one MLflow run."""
@@ -249,8 +293,10 @@ def _print_classify(result) -> None:
     out.print(table)
     if result.evaluation:
         e = result.evaluation
-        out.print(f"against the ground truth: precision {e['precision']:.4f}, recall {e['recall']:.4f} "
-                  f"(TP {e['true_positive']:,}, FP {e['false_positive']:,}, FN {e['false_negative']:,})")
+        out.print(
+            f"against the ground truth: precision {e['precision']:.4f}, recall {e['recall']:.4f} "
+            f"(TP {e['true_positive']:,}, FP {e['false_positive']:,}, FN {e['false_negative']:,})"
+        )
     out.print("inputs: " + ", ".join(f"{k}@v{v}" for k, v in result.input_versions.items()))
 
 
@@ -276,8 +322,12 @@ def setup(obj) -> None:
 
 
 @main.command()
-@click.option("--config", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Settings file (default: conf/economy/economy.yaml); its input CSVs are beside it.")
+@click.option(
+    "--config",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Settings file (default: conf/economy/economy.yaml); its input CSVs are beside it.",
+)
 @click.pass_obj
 def economy(obj, config: Path | None) -> None:
     """IIoT value added (direct, penetration) by year, section, three sectors, province; employment; one MLflow run."""
@@ -290,9 +340,11 @@ def economy(obj, config: Path | None) -> None:
         raise click.ClickException(f"invalid economy inputs:\n{exc}") from None
     result = job.run(_session(settings, "economy"), settings, config, progress=_progress())
     for row in result.national:
-        console.print(f"{row['year']}: {row['total_va']:,.0f} 亿元 ({row['gdp_share']:.2%} of GDP;"
-                      f" direct {row['direct_va']:,.0f}, penetration {row['penetration_va']:,.0f});"
-                      f" employment {row['employment']:,.1f} 万人")
+        console.print(
+            f"{row['year']}: {row['total_va']:,.0f} 亿元 ({row['gdp_share']:.2%} of GDP;"
+            f" direct {row['direct_va']:,.0f}, penetration {row['penetration_va']:,.0f});"
+            f" employment {row['employment']:,.1f} 万人"
+        )
     failed = [c for c in result.comparison if c["kind"] == "identity" and not c["holds"]]
     console.print(f"identities: {len(failed)} failed" + (" (DEMO inputs)" if result.demo else ""))
     console.print(f"MLflow run {result.run_id} at {_tracking(settings)}")

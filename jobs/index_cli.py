@@ -65,13 +65,27 @@ def index() -> None:
 
 @index.command("compute")
 @click.option("--spec", "spec_path", type=_FILE, required=True, help="Index spec (YAML).")
-@click.option("--indicators", type=_FILE, required=True, help="Long CSV: unit,indicator,value[,period] (other columns ignored).")
+@click.option(
+    "--indicators", type=_FILE, required=True, help="Long CSV: unit,indicator,value[,period] (other columns ignored)."
+)
 @click.option("--output", type=_DIR, required=True, help="Folder for scores.csv (and groups.csv, uncertainty.csv).")
-@click.option("--groups", "groups_path", type=_FILE, default=None, help="CSV unit,group: mean ranks per group -> groups.csv.")
-@click.option("--draws", type=int, default=None, help="Monte Carlo draws over weights and normalisation -> uncertainty.csv.")
+@click.option(
+    "--groups", "groups_path", type=_FILE, default=None, help="CSV unit,group: mean ranks per group -> groups.csv."
+)
+@click.option(
+    "--draws", type=int, default=None, help="Monte Carlo draws over weights and normalisation -> uncertainty.csv."
+)
 @click.option("--seed", type=int, default=None, help="Seed of the draws (default: the spec's).")
 @click.option("--show", type=int, default=20, show_default=True, help="Rows of the ranking to print.")
-def compute_cmd(spec_path: Path, indicators: Path, output: Path, groups_path: Path | None, draws: int | None, seed: int | None, show: int) -> None:
+def compute_cmd(
+    spec_path: Path,
+    indicators: Path,
+    output: Path,
+    groups_path: Path | None,
+    draws: int | None,
+    seed: int | None,
+    show: int,
+) -> None:
     """Score every unit: normalised indicators, node scores, total, rank, tier."""
     spec = _spec(spec_path)
     if draws is not None and draws < 1:
@@ -79,7 +93,9 @@ def compute_cmd(spec_path: Path, indicators: Path, output: Path, groups_path: Pa
     if seed is not None and draws is None:
         raise click.BadParameter("needs --draws", param_hint="--seed")
     if draws is not None and spec.uncertainty is None:
-        raise click.ClickException(f"{spec_path}: spec {spec.id!r} has no uncertainty section, so --draws cannot be used")
+        raise click.ClickException(
+            f"{spec_path}: spec {spec.id!r} has no uncertainty section, so --draws cannot be used"
+        )
     try:
         result = compute(spec, _csv(indicators))
         groups = group_comparison(result, _csv(groups_path)) if groups_path else None
@@ -91,7 +107,9 @@ def compute_cmd(spec_path: Path, indicators: Path, output: Path, groups_path: Pa
     for message in result.report.messages():
         console.print(f"[yellow]note[/yellow] {message}")
     shown = ["period"] if result.has_period else []
-    shown += ["unit", "total", "rank", "tied", "tier"] + [c for c in result.scores.columns if c.startswith("node.") and c[5:] in spec.first_level()]
+    shown += ["unit", "total", "rank", "tied", "tier"] + [
+        c for c in result.scores.columns if c.startswith("node.") and c[5:] in spec.first_level()
+    ]
     _print(result.scores[shown], f"{spec.name_zh} ({spec.id})", show)
     written = ["scores.csv"]
     if groups is not None:
@@ -106,13 +124,21 @@ def compute_cmd(spec_path: Path, indicators: Path, output: Path, groups_path: Pa
 
 
 @index.command("audit")
-@click.option("--spec", "spec_path", type=_FILE, required=True, help="Index spec (YAML) whose stated weights are audited.")
-@click.option("--published", type=_FILE, required=True, help="CSV: unit, one column per child (id or Chinese name), total.")
+@click.option(
+    "--spec", "spec_path", type=_FILE, required=True, help="Index spec (YAML) whose stated weights are audited."
+)
+@click.option(
+    "--published", type=_FILE, required=True, help="CSV: unit, one column per child (id or Chinese name), total."
+)
 @click.option("--output", type=_DIR, default=None, help="Folder for audit_weights.csv and audit_residuals.csv.")
 @click.option("--node", default=None, help="Node to audit (default: the root).")
-@click.option("--fill-missing", type=float, default=None, help="Value for missing components (default: leave such rows out).")
+@click.option(
+    "--fill-missing", type=float, default=None, help="Value for missing components (default: leave such rows out)."
+)
 @click.option("--show", type=int, default=10, show_default=True, help="Largest residuals to print.")
-def audit_cmd(spec_path: Path, published: Path, output: Path | None, node: str | None, fill_missing: float | None, show: int) -> None:
+def audit_cmd(
+    spec_path: Path, published: Path, output: Path | None, node: str | None, fill_missing: float | None, show: int
+) -> None:
     """Recover the weights a published table used (weights >= 0, summing to 1) and compare with the spec."""
     spec = _spec(spec_path)
     try:
@@ -120,12 +146,18 @@ def audit_cmd(spec_path: Path, published: Path, output: Path | None, node: str |
     except IndexDataError as exc:
         raise click.ClickException(f"{published}: {exc}") from None
     _print(result.weights, f"weights of {result.node!r}: stated vs recovered", digits=6)
-    largest = result.residuals.reindex(result.residuals["residual"].abs().sort_values(ascending=False, kind="stable").index)
+    largest = result.residuals.reindex(
+        result.residuals["residual"].abs().sort_values(ascending=False, kind="stable").index
+    )
     _print(largest, "residuals (published - fitted), largest first", show, digits=4)
     n = len(result.residuals)
-    console.print(f"{n} unit(s); RMSE {result.rmse:.6f} with the recovered weights (max |residual| {result.max_abs_residual:.6f}), {result.rmse_stated:.6f} with the stated ones")
+    console.print(
+        f"{n} unit(s); RMSE {result.rmse:.6f} with the recovered weights (max |residual| {result.max_abs_residual:.6f}), {result.rmse_stated:.6f} with the stated ones"
+    )
     if result.dropped_units:
-        console.print(f"[yellow]note[/yellow] left out {len(result.dropped_units)} unit(s) with a missing value: {', '.join(result.dropped_units)}")
+        console.print(
+            f"[yellow]note[/yellow] left out {len(result.dropped_units)} unit(s) with a missing value: {', '.join(result.dropped_units)}"
+        )
     if result.disagreements:
         console.print(f"[red]disagree[/red] by more than {result.tolerance:g}: {', '.join(result.disagreements)}")
     else:
@@ -163,9 +195,13 @@ def _spark(settings, name: str):
 
 
 @index.command("release")
-@click.option("--config", "config_path", type=_FILE, default=None, help="Release config (default: conf/indices/release.yaml).")
 @click.option(
-    "--economy-run", default=None, metavar="RUN_ID",
+    "--config", "config_path", type=_FILE, default=None, help="Release config (default: conf/indices/release.yaml)."
+)
+@click.option(
+    "--economy-run",
+    default=None,
+    metavar="RUN_ID",
     help="The iiap economy run whose tables feed the economic-benefit indicators (default: the tables as they are now, the latest run).",
 )
 @click.pass_obj
@@ -177,7 +213,9 @@ def release_cmd(obj, config_path: Path | None, economy_run: str | None) -> None:
 
     settings = _settings(obj)
     try:
-        result = job.run(_spark(settings, "release"), settings, config_path, progress=_progress(), economy_run=economy_run)
+        result = job.run(
+            _spark(settings, "release"), settings, config_path, progress=_progress(), economy_run=economy_run
+        )
     except (ConfigError, ExternalIndicatorError) as exc:
         raise click.ClickException(f"invalid release input:\n{exc}") from None
     except (job.MissingInput, IndexDataError) as exc:
@@ -185,14 +223,18 @@ def release_cmd(obj, config_path: Path | None, economy_run: str | None) -> None:
     for note in result.notes:
         console.print(f"[yellow]note[/yellow] {note}")
     c = result.classification
-    console.print(f"period {result.period}; classification {c['rule_set']} {c['window_start']}..{c['window_end']} (run {c['run_id']})")
+    console.print(
+        f"period {result.period}; classification {c['rule_set']} {c['window_start']}..{c['window_end']} (run {c['run_id']})"
+    )
     if result.economy:
         console.print(f"economic accounting: run {result.economy['run_id']}")
     console.print("inputs: " + ", ".join(f"{k}@v{v}" for k, v in result.input_versions.items()))
     for spec_id, top in result.top.items():
         m = result.metrics
-        console.print(f"{spec_id}: {int(m[f'{spec_id}.units_ranked'])}/{int(m[f'{spec_id}.units'])} units ranked, mean coverage {m[f'{spec_id}.coverage_mean']:.2f}; top "
-                      + ", ".join(f"{u} {s:.2f}" for u, s in top))
+        console.print(
+            f"{spec_id}: {int(m[f'{spec_id}.units_ranked'])}/{int(m[f'{spec_id}.units'])} units ranked, mean coverage {m[f'{spec_id}.coverage_mean']:.2f}; top "
+            + ", ".join(f"{u} {s:.2f}" for u, s in top)
+        )
     console.print(f"MLflow run {result.run_id} at {tracking_uri(settings)}")
     console.print(f"artifacts: {result.artifact_uri} ({len(result.tables)} tables, charts/)")
 
@@ -211,9 +253,14 @@ def reproduce_cmd(obj, run_id: str) -> None:
     except (job.ReproductionError, job.MissingInput, ConfigError, ExternalIndicatorError, IndexDataError) as exc:
         raise click.ClickException(str(exc)) from None
     if result.git_revision_then != result.git_revision_now:
-        console.print(f"[yellow]note[/yellow] code revision then {result.git_revision_then}, now {result.git_revision_now}")
+        console.print(
+            f"[yellow]note[/yellow] code revision then {result.git_revision_then}, now {result.git_revision_now}"
+        )
     if result.identical:
-        console.print(f"[green]identical[/green]: {len(result.tables)} table(s) of run {run_id} recomputed from " + ", ".join(f"{k}@v{v}" for k, v in result.input_versions.items()))
+        console.print(
+            f"[green]identical[/green]: {len(result.tables)} table(s) of run {run_id} recomputed from "
+            + ", ".join(f"{k}@v{v}" for k, v in result.input_versions.items())
+        )
         return
     for m in result.mismatches:
         console.print(f"[red]differs[/red] {m.table}: {m.detail}")
@@ -223,7 +270,12 @@ def reproduce_cmd(obj, run_id: str) -> None:
 @index.command("diff")
 @click.argument("run_a")
 @click.argument("run_b")
-@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write every row (changed or not) to this CSV.")
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write every row (changed or not) to this CSV.",
+)
 @click.option("--all", "show_all", is_flag=True, help="Print unchanged units too.")
 @click.pass_obj
 def diff_cmd(obj, run_a: str, run_b: str, output: Path | None, show_all: bool) -> None:

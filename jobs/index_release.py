@@ -15,7 +15,7 @@ import json
 import os
 import tempfile
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
@@ -27,11 +27,10 @@ from pyspark.sql import functions as F
 from analytics import tracking
 from analytics.index import IndexSpec, compute, group_comparison, load_spec, rank_uncertainty
 from analytics.index import indicators as ind
-from etl.model import Frozen
 from etl import lake
-from etl.config import Settings
-from etl.model import ConfigError, load_model
 from etl.catalog import MissingInput, Tables, read_by
+from etl.config import Settings
+from etl.model import ConfigError, Frozen, load_model
 
 RELEASE_FILE = Path("indices") / "release.yaml"
 EXPERIMENT = "index-release"
@@ -105,12 +104,14 @@ class ReleaseConfig(Frozen):
     charts: Charts
 
     @model_validator(mode="after")
-    def _units_known(self) -> "ReleaseConfig":
+    def _units_known(self) -> ReleaseConfig:
         unknown = [e.spec for e in self.indices if e.unit not in self.units]
         if unknown:
             raise ValueError(f"indices {unknown} name a unit not declared under units ({', '.join(self.units)})")
         # a run keeps copies of these files under the same relative paths, so they must stay inside the conf folder
-        outside = [p for e in self.indices for p in (e.spec, *e.external) if Path(p).is_absolute() or ".." in Path(p).parts]
+        outside = [
+            p for e in self.indices for p in (e.spec, *e.external) if Path(p).is_absolute() or ".." in Path(p).parts
+        ]
         if outside:
             raise ValueError(f"paths {outside} must be relative to the conf folder, without '..'")
         return self
@@ -118,7 +119,9 @@ class ReleaseConfig(Frozen):
     def reference_tables(self) -> list[str]:
         names = {u.table for u in self.units.values()}
         names |= {t for e in self.indices if e.groups for t in (e.groups.table, e.groups.order_table)}
-        names |= {t.split(".", 1)[1] for reads in LAKEHOUSE_INDICATORS.values() for t in reads if t.startswith("reference.")}
+        names |= {
+            t.split(".", 1)[1] for reads in LAKEHOUSE_INDICATORS.values() for t in reads if t.startswith("reference.")
+        }
         return sorted(names)
 
 
@@ -135,12 +138,19 @@ def sha256(path: Path) -> str:
 
 def input_ids(config: ReleaseConfig, specs: dict[str, IndexSpec]) -> list[str]:
     """The reference tables the config names, the classification's labels, and the gold tables its specs' lakehouse indicators read."""
-    fed = {i.id for spec in specs.values() for i in spec.indicators if i.source == "lakehouse" and i.id in LAKEHOUSE_INDICATORS}
+    fed = {
+        i.id
+        for spec in specs.values()
+        for i in spec.indicators
+        if i.source == "lakehouse" and i.id in LAKEHOUSE_INDICATORS
+    }
     read = {"gold.enterprise_labels"} | {t for i in fed for t in LAKEHOUSE_INDICATORS[i] if t.startswith("gold.")}
     return [f"reference.{t}" for t in config.reference_tables()] + [t for t in GOLD_INPUTS if t in read]
 
 
-MISSING_HINT = {"reference": "iiap reference (or iiap ingest)"}  # gold tables name their writer (iiap classify, iiap economy)
+MISSING_HINT = {
+    "reference": "iiap reference (or iiap ingest)"
+}  # gold tables name their writer (iiap classify, iiap economy)
 
 
 @dataclass(frozen=True)
@@ -157,7 +167,11 @@ class Inputs:
 
 
 def load_inputs(
-    spark: SparkSession, settings: Settings, release_path: Path, conf_root: Path, versions: dict[str, int] | None = None,
+    spark: SparkSession,
+    settings: Settings,
+    release_path: Path,
+    conf_root: Path,
+    versions: dict[str, int] | None = None,
     pinned: dict[str, int] | None = None,
 ) -> Inputs:
     """The config and specs, and every input table at `versions` (a reproduction's) or at its current version,
@@ -205,10 +219,19 @@ def classification_lineage(labels: DataFrame) -> dict[str, str]:
     """The rule set, window and run of the classification the pinned labels came from (one of each)."""
     rows = labels.select("rule_set", "window_start", "window_end", "run_id").distinct().collect()
     if len(rows) != 1:
-        found = "; ".join(f"{r.rule_set} {r.window_start}..{r.window_end} run {r.run_id}" for r in rows[:5]) or "no rows"
-        raise MissingInput(f"gold.enterprise_labels must hold one classification (rule set, window, run), found {len(rows)}: {found}")
+        found = (
+            "; ".join(f"{r.rule_set} {r.window_start}..{r.window_end} run {r.run_id}" for r in rows[:5]) or "no rows"
+        )
+        raise MissingInput(
+            f"gold.enterprise_labels must hold one classification (rule set, window, run), found {len(rows)}: {found}"
+        )
     r = rows[0]
-    return {"rule_set": str(r.rule_set), "window_start": str(r.window_start), "window_end": str(r.window_end), "run_id": str(r.run_id)}
+    return {
+        "rule_set": str(r.rule_set),
+        "window_start": str(r.window_start),
+        "window_end": str(r.window_end),
+        "run_id": str(r.run_id),
+    }
 
 
 def economy_lineage(inputs: Inputs) -> dict[str, str]:
@@ -218,11 +241,15 @@ def economy_lineage(inputs: Inputs) -> dict[str, str]:
         return {}
     runs = sorted({r.run_id for t in tables for r in inputs.frames[t].select("run_id").distinct().collect()})
     if len(runs) != 1:
-        raise MissingInput(f"{', '.join(tables)} must hold one economy run, found {len(runs)}: {', '.join(runs[:5]) or 'no rows'}")
+        raise MissingInput(
+            f"{', '.join(tables)} must hold one economy run, found {len(runs)}: {', '.join(runs[:5]) or 'no rows'}"
+        )
     return {"run_id": runs[0]}
 
 
-def _lakehouse_frames(indicators: list[str], inputs: Inputs, vocab: UnitVocabulary, units: DataFrame, year: int) -> list[DataFrame]:
+def _lakehouse_frames(
+    indicators: list[str], inputs: Inputs, vocab: UnitVocabulary, units: DataFrame, year: int
+) -> list[DataFrame]:
     """The transforms that feed these indicators (the access pair is one aggregation), keeping only the rows asked for."""
     f, frames = inputs.frames, []
     for table in ECONOMY_TABLES:
@@ -234,7 +261,11 @@ def _lakehouse_frames(indicators: list[str], inputs: Inputs, vocab: UnitVocabula
     if {"connected_enterprises", "effective_access_ratio"} & set(indicators):
         frames.append(ind.access_per_unit(f["gold.enterprise_labels"], units, vocab.key))
     if "specialised_app_usage" in indicators:
-        frames.append(ind.specialised_app_usage(f["gold.app_sessions_daily"], f["reference.apps"], units, inputs.config.app_usage_measure))
+        frames.append(
+            ind.specialised_app_usage(
+                f["gold.app_sessions_daily"], f["reference.apps"], units, inputs.config.app_usage_measure
+            )
+        )
     return [frame.filter(F.col("indicator").isin(indicators)) for frame in frames]
 
 
@@ -246,13 +277,19 @@ def _external(inputs: Inputs, entry, spec: IndexSpec, period: str, unit_names: l
         frame = ind.load_external(inputs.conf_root / rel)
         wrong = sorted(set(frame["indicator"]) - external_ids)
         if wrong:
-            raise ConfigError(f"{rel}: indicator(s) {wrong} are not external indicators of spec {spec.id!r} ({', '.join(sorted(external_ids))})")
+            raise ConfigError(
+                f"{rel}: indicator(s) {wrong} are not external indicators of spec {spec.id!r} ({', '.join(sorted(external_ids))})"
+            )
         frame = frame[frame["period"] == period]
         unknown = sorted(set(frame["unit"]) - set(unit_names))
         if unknown:
             raise ConfigError(f"{rel}: unit(s) {unknown} are not {entry.unit} names of the reference table")
         parts.append(frame)
-    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame({c: pd.Series(dtype=float if c == "value" else object) for c in ind.EXTERNAL_COLUMNS})
+    return (
+        pd.concat(parts, ignore_index=True)
+        if parts
+        else pd.DataFrame({c: pd.Series(dtype=float if c == "value" else object) for c in ind.EXTERNAL_COLUMNS})
+    )
 
 
 class _ReferenceTables:
@@ -289,14 +326,22 @@ def indicator_table(
     )
     for name in COUNTED:
         if name in fed:
-            release.metrics[f"{spec.id}.sum.{name}"] = float(lake_rows.loc[lake_rows["indicator"] == name, "value"].sum())
+            release.metrics[f"{spec.id}.sum.{name}"] = float(
+                lake_rows.loc[lake_rows["indicator"] == name, "value"].sum()
+            )
     external = _external(inputs, entry, spec, period, unit_names)
     table = pd.concat([lake_rows, external], ignore_index=True) if len(external) else lake_rows
     return table.assign(index=spec.id)[INDICATOR_COLUMNS], unit_names
 
 
 def score_index(
-    inputs: Inputs, entry: IndexEntry, spec: IndexSpec, table: pd.DataFrame, unit_names: list[str], reference_table, release: Release
+    inputs: Inputs,
+    entry: IndexEntry,
+    spec: IndexSpec,
+    table: pd.DataFrame,
+    unit_names: list[str],
+    reference_table,
+    release: Release,
 ) -> None:
     """Scores, the group comparison and the rank uncertainty of one index, into the release."""
     result = compute(spec, table[["unit", "indicator", "period", "value"]], units=unit_names)
@@ -414,7 +459,11 @@ def _classification_params(settings: Settings, run_id: str) -> dict[str, str]:
         params = MlflowClient(tracking.tracking_uri(settings)).get_run(run_id).data.params
     except MlflowException:
         return {}
-    return {f"classification.{k}": v for k, v in params.items() if k in ("rule_set_fingerprint", "combine") or k.startswith("threshold.")}
+    return {
+        f"classification.{k}": v
+        for k, v in params.items()
+        if k in ("rule_set_fingerprint", "combine") or k.startswith("threshold.")
+    }
 
 
 def _config_files(inputs: Inputs) -> list[str]:
@@ -430,7 +479,9 @@ def economy_versions(settings: Settings, run_id: str) -> dict[str, int]:
     try:
         found = MlflowClient(tracking.tracking_uri(settings)).get_run(run_id)
     except MlflowException as exc:
-        raise MissingInput(f"economy run {run_id} not found at {tracking.tracking_uri(settings)}: {exc.message}") from None
+        raise MissingInput(
+            f"economy run {run_id} not found at {tracking.tracking_uri(settings)}: {exc.message}"
+        ) from None
     if found.data.tags.get("job") != "iiap economy":
         raise MissingInput(f"MLflow run {run_id} is not an economy run (job {found.data.tags.get('job')!r})")
     params = found.data.params
@@ -450,7 +501,9 @@ def record(settings: Settings, inputs: Inputs, release: Release, progress) -> tu
     experiment = tracking.experiment_id(settings, EXPERIMENT)
     with mlflow.start_run(experiment_id=experiment, run_name=f"index release {release.period}") as active:
         mlflow.set_tags({"job": "iiap index release", "git_revision": revision, "profile": settings.profile_name})
-        mlflow.log_params(_params(inputs, release, revision) | _classification_params(settings, release.classification["run_id"]))
+        mlflow.log_params(
+            _params(inputs, release, revision) | _classification_params(settings, release.classification["run_id"])
+        )
         mlflow.log_metrics(release.metrics)
         for name, text in release.tables.items():
             mlflow.log_text(text, f"{TABLES}/{name}")
@@ -462,15 +515,22 @@ def record(settings: Settings, inputs: Inputs, release: Release, progress) -> tu
             mlflow.log_figure(fig, f"{CHARTS}/{spec_id}.png")
             plt.close(fig)
         lineage = {
-            "inputs": inputs.versions, "classification": release.classification, "economy": release.economy,
-            "notes": release.notes, "finished_at": datetime.now(timezone.utc).isoformat(),
+            "inputs": inputs.versions,
+            "classification": release.classification,
+            "economy": release.economy,
+            "notes": release.notes,
+            "finished_at": datetime.now(UTC).isoformat(),
         }
         mlflow.log_text(json.dumps(lineage, indent=2, ensure_ascii=False), "lineage.json")
         return active.info.run_id, active.info.artifact_uri
 
 
 def run(
-    spark: SparkSession, settings: Settings, release_path: Path | None = None, progress=lambda msg: None, economy_run: str | None = None
+    spark: SparkSession,
+    settings: Settings,
+    release_path: Path | None = None,
+    progress=lambda msg: None,
+    economy_run: str | None = None,
 ) -> ReleaseResult:
     """Release every index of the config from the lakehouse as it is now (the economy tables of `economy_run`, if named)."""
     release_path = Path(release_path or settings.conf_dir / RELEASE_FILE)
@@ -479,10 +539,20 @@ def run(
     progress("inputs: " + ", ".join(f"{k}@v{v}" for k, v in inputs.versions.items()))
     release = build(inputs, progress)
     run_id, artifact_uri = record(settings, inputs, release, progress)
-    top = {s: list(zip(df["unit"].head(3), df["total"].head(3).round(2), strict=True)) for s, df in release.scores.items()}
+    top = {
+        s: list(zip(df["unit"].head(3), df["total"].head(3).round(2), strict=True)) for s, df in release.scores.items()
+    }
     return ReleaseResult(
-        run_id, release.period, inputs.versions, release.classification, release.metrics, tuple(release.tables), artifact_uri, top,
-        tuple(release.notes), release.economy,
+        run_id,
+        release.period,
+        inputs.versions,
+        release.classification,
+        release.metrics,
+        tuple(release.tables),
+        artifact_uri,
+        top,
+        tuple(release.notes),
+        release.economy,
     )
 
 
@@ -516,7 +586,9 @@ def _run_params(settings: Settings, run_id: str) -> dict[str, str]:
     try:
         run = MlflowClient(tracking.tracking_uri(settings)).get_run(run_id)
     except MlflowException as exc:
-        raise ReproductionError(f"MLflow run {run_id} not found at {tracking.tracking_uri(settings)}: {exc.message}") from None
+        raise ReproductionError(
+            f"MLflow run {run_id} not found at {tracking.tracking_uri(settings)}: {exc.message}"
+        ) from None
     if run.data.tags.get("job") != "iiap index release":
         raise ReproductionError(f"MLflow run {run_id} is not an index release (job {run.data.tags.get('job')!r})")
     return run.data.params
@@ -525,9 +597,15 @@ def _run_params(settings: Settings, run_id: str) -> dict[str, str]:
 def _download(settings: Settings, run_id: str, path: str, dst: Path) -> Path:
     import mlflow
 
-    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # a few small CSVs: no progress bars on the console
+    os.environ.setdefault(
+        "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false"
+    )  # a few small CSVs: no progress bars on the console
 
-    return Path(mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=path, dst_path=str(dst), tracking_uri=tracking.tracking_uri(settings)))
+    return Path(
+        mlflow.artifacts.download_artifacts(
+            run_id=run_id, artifact_path=path, dst_path=str(dst), tracking_uri=tracking.tracking_uri(settings)
+        )
+    )
 
 
 def _recorded_tables(folder: Path) -> dict[str, str]:
@@ -551,7 +629,11 @@ def compare_table(name: str, recorded: str, recomputed: str) -> Mismatch | None:
     for col in a.columns:
         for key in a.index[a[col] != b[col]]:
             diffs.append(f"unit {key} column {col}: recorded {a.at[key, col]!r}, recomputed {b.at[key, col]!r}")
-    return Mismatch(name, "; ".join(diffs[:10]) + (f" and {len(diffs) - 10} more" if len(diffs) > 10 else "") or "same values, different text (row order or formatting)")
+    return Mismatch(
+        name,
+        "; ".join(diffs[:10]) + (f" and {len(diffs) - 10} more" if len(diffs) > 10 else "")
+        or "same values, different text (row order or formatting)",
+    )
 
 
 def reproduce(spark: SparkSession, settings: Settings, run_id: str, progress=lambda msg: None) -> ReproduceResult:
@@ -571,12 +653,16 @@ def reproduce(spark: SparkSession, settings: Settings, run_id: str, progress=lam
     mismatches = []
     for name in names:
         if name not in recorded or name not in release.tables:
-            mismatches.append(Mismatch(name, "recorded but not recomputed" if name in recorded else "recomputed but not recorded"))
+            mismatches.append(
+                Mismatch(name, "recorded but not recomputed" if name in recorded else "recomputed but not recorded")
+            )
             continue
         m = compare_table(name, recorded[name], release.tables[name])
         if m:
             mismatches.append(m)
-    return ReproduceResult(run_id, versions, tuple(names), tuple(mismatches), params.get("git_revision", ""), tracking.git_revision())
+    return ReproduceResult(
+        run_id, versions, tuple(names), tuple(mismatches), params.get("git_revision", ""), tracking.git_revision()
+    )
 
 
 def diff(settings: Settings, run_a: str, run_b: str) -> pd.DataFrame:
@@ -590,9 +676,14 @@ def diff(settings: Settings, run_a: str, run_b: str) -> pd.DataFrame:
     scores = sorted({n.split("/")[0] for t in runs.values() for n in t if n.endswith("/scores.csv")})
     for spec_id in scores:
         name = f"{spec_id}/scores.csv"
-        frames = {tag: pd.read_csv(io.StringIO(runs[tag].get(name, "unit,total,rank\n")), dtype={"unit": str, "period": str}) for tag in runs}
+        frames = {
+            tag: pd.read_csv(io.StringIO(runs[tag].get(name, "unit,total,rank\n")), dtype={"unit": str, "period": str})
+            for tag in runs
+        }
         keys = [k for k in ("period", "unit") if k in frames["a"].columns and k in frames["b"].columns]
-        merged = frames["a"][[*keys, "total", "rank"]].merge(frames["b"][[*keys, "total", "rank"]], on=keys, how="outer", suffixes=("_a", "_b"), sort=False)
+        merged = frames["a"][[*keys, "total", "rank"]].merge(
+            frames["b"][[*keys, "total", "rank"]], on=keys, how="outer", suffixes=("_a", "_b"), sort=False
+        )
         merged.insert(0, "index", spec_id)
         merged["score_change"] = merged["total_b"] - merged["total_a"]
         merged["rank_change"] = merged["rank_b"] - merged["rank_a"]

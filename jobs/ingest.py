@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from functools import reduce
 
 from pyspark.sql import DataFrame, SparkSession
@@ -23,7 +23,7 @@ from etl.catalog import Tables
 from etl.config import FEED_NAMES, Settings
 from etl.landing import LandingFile, discover
 from etl.master import build_master
-from etl.outcomes import NEW, UPDATE, count_outcomes
+from etl.outcomes import count_outcomes
 from etl.pipeline import FeedPipeline, ValidatedFeed, validate_feed
 from etl.pseudonym import key_from_env
 from etl.reconcile import FeedCounts, reconcile
@@ -85,7 +85,7 @@ class Processed:
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
+    return datetime.now(UTC).replace(tzinfo=None, microsecond=0)
 
 
 def batch_id_of(files: list[LandingFile], at: datetime) -> str:
@@ -93,7 +93,9 @@ def batch_id_of(files: list[LandingFile], at: datetime) -> str:
     return f"{at:%Y%m%dT%H%M%SZ}-{digest}"
 
 
-def _mark(spark: SparkSession, tables: Tables, batch_id: str, status: str, files: int, versions: dict | None = None) -> None:
+def _mark(
+    spark: SparkSession, tables: Tables, batch_id: str, status: str, files: int, versions: dict | None = None
+) -> None:
     tables.write(tables.rows(spark, "ops.batches", [(batch_id, status, _now(), files, versions)]), "ops.batches")
 
 
@@ -123,7 +125,9 @@ def settle_incomplete(spark: SparkSession, tables: Tables, recover_incomplete: b
     incomplete = _incomplete(spark, tables)
     if incomplete and not recover_incomplete:
         ids = ", ".join(f"{r['batch_id']} (started {r['at']})" for r in incomplete)
-        raise IncompleteBatch(f"batch {ids} did not finish; if no other ingest is running, rerun with --recover to roll it back")
+        raise IncompleteBatch(
+            f"batch {ids} did not finish; if no other ingest is running, rerun with --recover to roll it back"
+        )
     if incomplete:
         progress(f"rolled back unfinished batches: {', '.join(recover(spark, tables))}")
 
@@ -138,7 +142,8 @@ def new_files(spark: SparkSession, settings: Settings, tables: Tables, until: da
     return [
         f
         for f in found
-        if (f.path, f.size, f.mtime_ms) not in seen and (until is None or f.delivery_date is None or f.delivery_date <= until)
+        if (f.path, f.size, f.mtime_ms) not in seen
+        and (until is None or f.delivery_date is None or f.delivery_date <= until)
     ]
 
 
@@ -151,10 +156,15 @@ def open_batch(spark: SparkSession, tables: Tables, files: list[LandingFile]) ->
     return batch
 
 
-def read_bronze(spark: SparkSession, settings: Settings, batch: Batch, feed: str, platforms: dict[str, list[LandingFile]]) -> DataFrame:
+def read_bronze(
+    spark: SparkSession, settings: Settings, batch: Batch, feed: str, platforms: dict[str, list[LandingFile]]
+) -> DataFrame:
     """The feed's files of every platform, read through each platform's contract, with the batch's lineage."""
     spec = settings.feeds.feeds[feed]
-    parts = [to_bronze(read_raw(spark, fs, settings.contracts[pid]), settings.contracts[pid], feed, spec) for pid, fs in sorted(platforms.items())]
+    parts = [
+        to_bronze(read_raw(spark, fs, settings.contracts[pid]), settings.contracts[pid], feed, spec)
+        for pid, fs in sorted(platforms.items())
+    ]
     lineage = [F.lit(batch.id).alias("batch_id"), F.lit(batch.started).alias("ingested_at")]
     return reduce(DataFrame.unionByName, parts).select(*lineage, "*")
 
@@ -179,7 +189,10 @@ def process(spark: SparkSession, settings: Settings, batch: Batch, pipeline: Fee
     master = None
     if not pipeline.validator.breaches() and "roster" in done and not done["roster"].accepted().isEmpty():
         progress("building and validating the enterprise master")
-        master = pipeline.stage(build_master(roster, reference.to_dataframe(spark, settings.reference_dir, "provinces")), "enterprise_master")
+        master = pipeline.stage(
+            build_master(roster, reference.to_dataframe(spark, settings.reference_dir, "provinces")),
+            "enterprise_master",
+        )
         check_master(pipeline.validator, master)
     return Processed(done, files, master, pipeline.validator)
 
@@ -201,18 +214,28 @@ def save_feed(spark: SparkSession, tables: Tables, batch: Batch, v: ValidatedFee
     split = count_outcomes(v.flagged)
     tables.write(v.bronze, f"bronze.{v.feed}")
     quarantined = v.quarantined().select(
-        "batch_id", F.lit(v.feed).alias("feed"), "platform_id", "source_file", "delivery_date", "raw_record",
-        "reason_code", "reason_detail", F.lit(batch.started).alias("quarantined_at"),
+        "batch_id",
+        F.lit(v.feed).alias("feed"),
+        "platform_id",
+        "source_file",
+        "delivery_date",
+        "raw_record",
+        "reason_code",
+        "reason_detail",
+        F.lit(batch.started).alias("quarantined_at"),
     )
     tables.write(quarantined, "quarantine.records")
     tables.write(v.accepted(), f"silver.{v.feed}")
     return reconcile(
-        batch.id, v.feed, {pid: len(fs) for pid, fs in files.items()},
+        batch.id,
+        v.feed,
+        {pid: len(fs) for pid, fs in files.items()},
         landed=_written(spark, tables.bronze(v.feed), batch.id),
         split=split,
         written=_written(spark, tables.silver(v.feed), batch.id),
         parked=_written(spark, tables.quarantine, batch.id, v.feed),
-        started=batch.started, finished=_now(),
+        started=batch.started,
+        finished=_now(),
     )
 
 
@@ -224,10 +247,19 @@ def gate(spark: SparkSession, tables: Tables, batch: Batch, validator: Validator
         raise QualityGateFailed(batch.id, validator.breaches())
     by_feed = batch.by_feed()
     feeds = {feed: FeedCounts(files=sum(len(v) for v in by_feed.get(feed, {}).values())) for feed in FEED_NAMES}
-    return IngestResult(batch.id, len(batch.files), len(batch.unrecognised), feeds, quality=validator.outcomes, quality_docs=validator.docs_index)
+    return IngestResult(
+        batch.id,
+        len(batch.files),
+        len(batch.unrecognised),
+        feeds,
+        quality=validator.outcomes,
+        quality_docs=validator.docs_index,
+    )
 
 
-def save(spark: SparkSession, tables: Tables, batch: Batch, processed: Processed, result: IngestResult, progress) -> None:
+def save(
+    spark: SparkSession, tables: Tables, batch: Batch, processed: Processed, result: IngestResult, progress
+) -> None:
     """Every table of the batch, the audit and the manifest, then the commit mark."""
     audit = []
     for feed, v in processed.feeds.items():
@@ -238,7 +270,20 @@ def save(spark: SparkSession, tables: Tables, batch: Batch, processed: Processed
         if not rec.counts.reconciled:
             raise ReconciliationError(rec.counts.problem(batch.id, feed))
     if batch.unrecognised:
-        rows = [(batch.id, f.feed, f.platform_id, f.path, f.delivery_date, None, "unrecognised_file", f.problem, batch.started) for f in batch.unrecognised]
+        rows = [
+            (
+                batch.id,
+                f.feed,
+                f.platform_id,
+                f.path,
+                f.delivery_date,
+                None,
+                "unrecognised_file",
+                f.problem,
+                batch.started,
+            )
+            for f in batch.unrecognised
+        ]
         tables.write(tables.rows(spark, "quarantine.records", rows), "quarantine.records")
     if processed.master is not None:
         progress("writing the enterprise master")
@@ -246,12 +291,28 @@ def save(spark: SparkSession, tables: Tables, batch: Batch, processed: Processed
     if audit:
         tables.write(tables.rows(spark, "ops.ingest_audit", audit), "ops.ingest_audit")
     manifest = [
-        (f.path, f.relative, f.platform_id, f.feed, f.delivery_date, f.size, f.mtime_ms, "ingested" if f.problem is None else "unrecognised", batch.id, batch.started)
+        (
+            f.path,
+            f.relative,
+            f.platform_id,
+            f.feed,
+            f.delivery_date,
+            f.size,
+            f.mtime_ms,
+            "ingested" if f.problem is None else "unrecognised",
+            batch.id,
+            batch.started,
+        )
         for f in batch.files
     ]
     tables.write(tables.rows(spark, "ops.file_manifest", manifest), "ops.file_manifest")
     _mark(spark, tables, batch.id, "committed", len(batch.files))
-    result.tables = {"bronze": tables.layer("bronze"), "silver": tables.layer("silver"), "quarantine": tables.quarantine, "audit": tables.audit}
+    result.tables = {
+        "bronze": tables.layer("bronze"),
+        "silver": tables.layer("silver"),
+        "quarantine": tables.quarantine,
+        "audit": tables.audit,
+    }
 
 
 def run(

@@ -61,7 +61,14 @@ def silver_without(spark: SparkSession, tables: Tables, feed: str, batch_id: str
     return lake.read(spark, path).filter(F.col("batch_id") != batch_id) if lake.exists(spark, path) else None
 
 
-def validate_batch(spark: SparkSession, settings: Settings, bronze: dict[str, DataFrame], pipeline: FeedPipeline, batch_id: str, progress) -> None:
+def validate_batch(
+    spark: SparkSession,
+    settings: Settings,
+    bronze: dict[str, DataFrame],
+    pipeline: FeedPipeline,
+    batch_id: str,
+    progress,
+) -> None:
     """Every feed of the batch through the ingest pipeline (staged as ingest stages it), then the master."""
     tables = Tables(settings)
     roster = silver_without(spark, tables, "roster", batch_id)
@@ -73,11 +80,17 @@ def validate_batch(spark: SparkSession, settings: Settings, bronze: dict[str, Da
     if lake.exists(spark, tables.master):
         check_master(pipeline.validator, lake.read(spark, tables.master))
     elif roster is not None:
-        check_master(pipeline.validator, build_master(roster, reference.to_dataframe(spark, settings.reference_dir, "provinces")))
+        check_master(
+            pipeline.validator, build_master(roster, reference.to_dataframe(spark, settings.reference_dir, "provinces"))
+        )
 
 
 def run(
-    spark: SparkSession, settings: Settings, batch_id: str | None = None, progress=lambda msg: None, quality: QualitySpec | None = None
+    spark: SparkSession,
+    settings: Settings,
+    batch_id: str | None = None,
+    progress=lambda msg: None,
+    quality: QualitySpec | None = None,
 ) -> QualityResult:
     tables = Tables(settings)
     quality = quality or load_quality(settings)
@@ -86,6 +99,8 @@ def run(
     bronze = batch_bronze(spark, tables, batch_id)
     validator = Validator.for_run(spark, settings, quality, batch_id, "quality")
     with lake.scratch(spark, tables.staging(f"quality-{batch_id}")) as stage:
-        validate_batch(spark, settings, bronze, FeedPipeline.for_batch(settings, validator, key, stage), batch_id, progress)
+        validate_batch(
+            spark, settings, bronze, FeedPipeline.for_batch(settings, validator, key, stage), batch_id, progress
+        )
     validator.record()
     return QualityResult(batch_id, validator.outcomes, validator.breaches(), validator.docs_index)

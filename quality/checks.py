@@ -141,7 +141,11 @@ class Between(CheckKind):
 
     def expectation(self, rule, target, ctx, meta):
         return gxe.ExpectColumnValuesToBeBetween(
-            column=target, min_value=rule.args.min, max_value=self.high(rule, ctx), strict_max=rule.args.strict_max, meta=meta
+            column=target,
+            min_value=rule.args.min,
+            max_value=self.high(rule, ctx),
+            strict_max=rule.args.strict_max,
+            meta=meta,
         )
 
 
@@ -181,7 +185,11 @@ class NotAfter(CheckKind):
 
     def expectation(self, rule, target, ctx, meta):
         return gxe.ExpectColumnPairValuesAToBeGreaterThanB(
-            column_A=rule.args.limit_column, column_B=target, or_equal=True, ignore_row_if="either_value_is_missing", meta=meta
+            column_A=rule.args.limit_column,
+            column_B=target,
+            or_equal=True,
+            ignore_row_if="either_value_is_missing",
+            meta=meta,
         )
 
 
@@ -315,7 +323,10 @@ class Volume(CheckKind):
 
     def table_expectation(self, rule, ctx, meta):
         return gxe.ExpectColumnValuesToBeBetween(
-            column="ratio", min_value=rule.args.min_ratio, max_value=rule.args.max_ratio, meta={**meta, "column": "ratio"}
+            column="ratio",
+            min_value=rule.args.min_ratio,
+            max_value=rule.args.max_ratio,
+            meta={**meta, "column": "ratio"},
         )
 
 
@@ -342,7 +353,19 @@ def _registry(*kinds: Callable[[], CheckKind]) -> dict[str, CheckKind]:
 
 
 CHECKS: dict[str, CheckKind] = _registry(
-    NotNull, IsNull, Between, InWindow, NotAfter, InSet, CreditCode, WholeNumber, ExistsIn, Unique, Columns, Volume, ProvinceShare
+    NotNull,
+    IsNull,
+    Between,
+    InWindow,
+    NotAfter,
+    InSet,
+    CreditCode,
+    WholeNumber,
+    ExistsIn,
+    Unique,
+    Columns,
+    Volume,
+    ProvinceShare,
 )
 PRESENCE_CHECKS = tuple(name for name, kind in CHECKS.items() if isinstance(kind, _Presence))
 

@@ -36,5 +36,7 @@ class RuleContext:
             return rule.args.values
         if rule.args.reference not in self.reference_values:
             known = ", ".join(sorted(self.reference_values))
-            raise ValueError(f"rule {rule.name}: reference {rule.args.reference} is not a reference column (known: {known})")
+            raise ValueError(
+                f"rule {rule.name}: reference {rule.args.reference} is not a reference column (known: {known})"
+            )
         return self.reference_values[rule.args.reference]

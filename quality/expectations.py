@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from great_expectations.execution_engine import SparkDFExecutionEngine
 from great_expectations.expectations.expectation import ColumnMapExpectation
-from great_expectations.expectations.metrics.map_metric_provider import ColumnMapMetricProvider, column_condition_partial
+from great_expectations.expectations.metrics.map_metric_provider import (
+    ColumnMapMetricProvider,
+    column_condition_partial,
+)
 from pyspark.sql import Column
 from pyspark.sql import functions as F
 

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from functools import reduce
 
-from pyspark.sql import Column, DataFrame
-from pyspark.sql import Window
+from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from quality.checks import PRESENCE_CHECKS, key_rows_column
@@ -22,7 +21,9 @@ REASON_COLUMN = "reason_code"
 def broken(rule: Rule, ctx: RuleContext) -> Column:
     """True where the row breaks the rule on any of its columns; never NULL."""
     kind = rule.kind
-    per_column = [~kind.ignored(rule, col) & ~F.coalesce(kind.holds(rule, col, ctx), F.lit(False)) for col in rule.targets]
+    per_column = [
+        ~kind.ignored(rule, col) & ~F.coalesce(kind.holds(rule, col, ctx), F.lit(False)) for col in rule.targets
+    ]
     return reduce(lambda a, b: a | b, per_column)
 
 
@@ -117,7 +118,9 @@ def expectations(rule: Rule, ctx: RuleContext, routed: bool = False) -> list:
     for col in rule.targets:
         m = {**meta, "column": col}
         if routed and rule.check in PRESENCE_CHECKS:  # the masked column holds the check's outcome
-            e = gxe.ExpectColumnValuesToBeInSet(column=judged_column(rule, col), value_set=[True], meta={**m, "presence": True})
+            e = gxe.ExpectColumnValuesToBeInSet(
+                column=judged_column(rule, col), value_set=[True], meta={**m, "presence": True}
+            )
         else:
             e = kind.expectation(rule, judged_column(rule, col) if routed else kind.read_column(rule, col), ctx, m)
         out.append(e)

@@ -24,10 +24,17 @@ def with_found_flags(frame: DataFrame, rules: tuple[Rule, ...], tables: dict[str
         if rule.check != "exists_in":
             continue
         if rule.args.table not in tables:
-            raise MissingReferenceTable(f"rule {rule.name}: table {rule.args.table} is not available here (have: {', '.join(sorted(tables)) or 'none'})")
+            raise MissingReferenceTable(
+                f"rule {rule.name}: table {rule.args.table} is not available here (have: {', '.join(sorted(tables)) or 'none'})"
+            )
         for col in rule.targets:
             flag = found_column(rule, col)
-            keys = tables[rule.args.table].select(F.col(rule.args.key or col).alias(flag + "_key")).distinct().withColumn(flag + "_hit", F.lit(True))
+            keys = (
+                tables[rule.args.table]
+                .select(F.col(rule.args.key or col).alias(flag + "_key"))
+                .distinct()
+                .withColumn(flag + "_hit", F.lit(True))
+            )
             frame = (
                 frame.join(keys, on=F.col(col) == F.col(flag + "_key"), how="left")
                 .withColumn(flag, F.when(F.col(col).isNotNull(), F.coalesce(F.col(flag + "_hit"), F.lit(False))))

@@ -19,7 +19,9 @@ def route(candidates: DataFrame, rules: tuple[Rule, ...], ctx: RuleContext) -> D
     """Add `reason_code` and `reason_detail` (both NULL for a clean row)."""
     quarantining = [r for r in rules if r.is_row_rule and r.action == "quarantine"]
     if not quarantining:
-        return candidates.select("*", F.lit(None).cast("string").alias("reason_code"), F.lit(None).cast("string").alias("reason_detail"))
+        return candidates.select(
+            "*", F.lit(None).cast("string").alias("reason_code"), F.lit(None).cast("string").alias("reason_detail")
+        )
     code, text = None, None
     for rule in quarantining:
         cond = broken(rule, ctx)

@@ -13,7 +13,7 @@ import os
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")  # no usage reports from batch jobs
 
@@ -31,6 +31,7 @@ from quality.spec import QualitySpec, Rule, quality_context_root  # noqa: E402
 
 log = logging.getLogger(__name__)
 DATASOURCE = "lakehouse"
+
 
 @dataclass(frozen=True)
 class Outcome:
@@ -58,9 +59,19 @@ class Outcome:
 
     def describe(self, batch_id: str) -> str:
         where = f"{self.suite}.{self.rule}" + (f" on {self.column}" if self.column else "")
-        how = f"{self.unexpected_count:,} of {self.element_count:,} rows ({self.unexpected_percent:.2f}%)" if self.unexpected_count is not None and self.element_count is not None else "breached"
-        limit = f", gate at {self.fail_above_percent}%" if self.action != "fail" and self.fail_above_percent is not None else ""
-        return f"rule {self.rule} ({self.action}{limit}) failed on table {self.suite} in batch {batch_id}: {how} [{where}]"
+        how = (
+            f"{self.unexpected_count:,} of {self.element_count:,} rows ({self.unexpected_percent:.2f}%)"
+            if self.unexpected_count is not None and self.element_count is not None
+            else "breached"
+        )
+        limit = (
+            f", gate at {self.fail_above_percent}%"
+            if self.action != "fail" and self.fail_above_percent is not None
+            else ""
+        )
+        return (
+            f"rule {self.rule} ({self.action}{limit}) failed on table {self.suite} in batch {batch_id}: {how} [{where}]"
+        )
 
 
 class QualityGateFailed(RuntimeError):
@@ -96,7 +107,16 @@ def _sample(values) -> tuple[str, ...]:
 class Validator:
     """Validates DataFrames against the suites of conf/quality.yaml for one batch."""
 
-    def __init__(self, spark: SparkSession, spec: QualitySpec, ctx: RuleContext, context_root: str, history_path: str, batch_id: str, run_kind: str):
+    def __init__(
+        self,
+        spark: SparkSession,
+        spec: QualitySpec,
+        ctx: RuleContext,
+        context_root: str,
+        history_path: str,
+        batch_id: str,
+        run_kind: str,
+    ):
         self.spark, self.spec, self.ctx = spark, spec, ctx
         self.history_path, self.batch_id, self.run_kind = history_path, batch_id, run_kind
         os.makedirs(context_root, exist_ok=True)
@@ -114,13 +134,22 @@ class Validator:
         self._results: list = []  # validation result ids of this run, for Data Docs
 
     @classmethod
-    def for_run(cls, spark: SparkSession, settings: Settings, spec: QualitySpec, batch_id: str, run_kind: str) -> Validator:
+    def for_run(
+        cls, spark: SparkSession, settings: Settings, spec: QualitySpec, batch_id: str, run_kind: str
+    ) -> Validator:
         """The validator of one run of a job: the lakehouse's GE project and history table, the rules' context from conf/."""
         root = quality_context_root(settings, spec)
-        return cls(spark, spec, RuleContext.from_settings(settings), root, Tables(settings).quality_history, batch_id, run_kind)
+        return cls(
+            spark, spec, RuleContext.from_settings(settings), root, Tables(settings).quality_history, batch_id, run_kind
+        )
 
     def validate(
-        self, suite_name: str, frame: DataFrame, rules: tuple[Rule, ...], observed: dict[str, dict[str, float]] | None = None, routed: bool = False
+        self,
+        suite_name: str,
+        frame: DataFrame,
+        rules: tuple[Rule, ...],
+        observed: dict[str, dict[str, float]] | None = None,
+        routed: bool = False,
     ) -> list[Outcome]:
         """Validate `frame` (staged or cached: GE reads it once per metric group, and once per sample) against `rules`.
 
@@ -155,15 +184,32 @@ class Validator:
             sc.setLocalProperty("spark.jobGroup.id", None)
             sc.setLocalProperty("spark.job.description", None)
 
-    def _validate(self, suite_name: str, frame: DataFrame, planned: list, observed: dict[str, dict[str, float]] | None, routed: bool) -> list[Outcome]:
-        suite = gx.ExpectationSuite(name=suite_name, meta={"source": "conf/quality.yaml"}, expectations=[e for _, exps in planned for e in exps])
+    def _validate(
+        self,
+        suite_name: str,
+        frame: DataFrame,
+        planned: list,
+        observed: dict[str, dict[str, float]] | None,
+        routed: bool,
+    ) -> list[Outcome]:
+        suite = gx.ExpectationSuite(
+            name=suite_name, meta={"source": "conf/quality.yaml"}, expectations=[e for _, exps in planned for e in exps]
+        )
         # add_or_update: a suite, definition or checkpoint an earlier run stored under the name is replaced
         suite = self.gx.suites.add_or_update(suite)
         by_rule = {rule.name: rule for rule, _ in planned}
         asset_names = {a.name for a in self.datasource.assets}
-        asset = self.datasource.get_asset(suite_name) if suite_name in asset_names else self.datasource.add_dataframe_asset(name=suite_name)
-        batch_def = next((b for b in asset.batch_definitions if b.name == "batch"), None) or asset.add_batch_definition_whole_dataframe("batch")
-        definition = self.gx.validation_definitions.add_or_update(gx.ValidationDefinition(name=suite_name, data=batch_def, suite=suite))
+        asset = (
+            self.datasource.get_asset(suite_name)
+            if suite_name in asset_names
+            else self.datasource.add_dataframe_asset(name=suite_name)
+        )
+        batch_def = next(
+            (b for b in asset.batch_definitions if b.name == "batch"), None
+        ) or asset.add_batch_definition_whole_dataframe("batch")
+        definition = self.gx.validation_definitions.add_or_update(
+            gx.ValidationDefinition(name=suite_name, data=batch_def, suite=suite)
+        )
         checkpoint = self.gx.checkpoints.add_or_update(
             gx.Checkpoint(
                 name=suite_name,
@@ -177,7 +223,9 @@ class Validator:
         # jobs. Starting with every partition makes each sample one job (each task stops at the limit).
         partitions = str(max(1, frame.rdd.getNumPartitions()))
         with _session_conf(self.spark, {"spark.sql.limit.initialNumPartitions": partitions}):
-            result = checkpoint.run(batch_parameters={"dataframe": frame}, run_id=gx.RunIdentifier(run_name=f"{self.batch_id}"))
+            result = checkpoint.run(
+                batch_parameters={"dataframe": frame}, run_id=gx.RunIdentifier(run_name=f"{self.batch_id}")
+            )
         self._results += list(result.run_results)
         outcomes: list[Outcome] = []
         for validation in result.run_results.values():
@@ -187,7 +235,9 @@ class Validator:
                 res = r.result or {}
                 judged = res.get("element_count")
                 key_count = bool(meta.get("key_count"))
-                if ((routed and rule.is_row_rule) or key_count) and judged is not None:  # rows the rule judged: the rest are masked to NULL
+                if (
+                    (routed and rule.is_row_rule) or key_count
+                ) and judged is not None:  # rows the rule judged: the rest are masked to NULL
                     judged -= res.get("missing_count") or 0
                 if key_count:  # the sample GE saw is of counts; the repeated keys tell more
                     samples = () if r.success else duplicate_key_samples(frame, rule, self.spec.unexpected_samples)
@@ -215,11 +265,23 @@ class Validator:
         return [o for o in self.outcomes if o.gate_breached]
 
     def history_rows(self, at: datetime | None = None) -> DataFrame:
-        at = at or datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
+        at = at or datetime.now(UTC).replace(tzinfo=None, microsecond=0)
         rows = [
             (
-                self.batch_id, self.run_kind, o.suite, o.rule, o.column, o.action, o.success, o.gate_breached, o.element_count, o.unexpected_count,
-                None if o.unexpected_percent is None else float(o.unexpected_percent), list(o.samples), {k: float(v) for k, v in o.observed.items()} or None, at,
+                self.batch_id,
+                self.run_kind,
+                o.suite,
+                o.rule,
+                o.column,
+                o.action,
+                o.success,
+                o.gate_breached,
+                o.element_count,
+                o.unexpected_count,
+                None if o.unexpected_percent is None else float(o.unexpected_percent),
+                list(o.samples),
+                {k: float(v) for k, v in o.observed.items()} or None,
+                at,
             )
             for o in self.outcomes
         ]
@@ -236,9 +298,18 @@ class Validator:
         self.docs_index = sites[0]["site_url"] if sites else None
 
 
-def previous_observations(spark: SparkSession, history_path: str, suite: str, rule: str, before_batch: str) -> DataFrame:
+def previous_observations(
+    spark: SparkSession, history_path: str, suite: str, rule: str, before_batch: str
+) -> DataFrame:
     """The `observed` entries of a rule from earlier batches of an ingest, newest batch last."""
     if not lake.exists(spark, history_path):
         return spark.createDataFrame([], "batch_id string, key string, value double, validated_at timestamp")
-    h = lake.read(spark, history_path).filter((F.col("suite") == suite) & (F.col("rule") == rule) & (F.col("batch_id") != before_batch) & F.col("observed").isNotNull())
-    return h.select("batch_id", "validated_at", F.explode("observed").alias("key", "value")).select("batch_id", "key", "value", "validated_at")
+    h = lake.read(spark, history_path).filter(
+        (F.col("suite") == suite)
+        & (F.col("rule") == rule)
+        & (F.col("batch_id") != before_batch)
+        & F.col("observed").isNotNull()
+    )
+    return h.select("batch_id", "validated_at", F.explode("observed").alias("key", "value")).select(
+        "batch_id", "key", "value", "validated_at"
+    )

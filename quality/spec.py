@@ -17,7 +17,9 @@ COMMON_KEYS = ("name", "check", "action", "doc", "column", "columns", "fail_abov
 
 
 def _error_text(exc: ValidationError) -> str:
-    return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'arguments'}: {e['msg'].removeprefix('Value error, ')}" for e in exc.errors())
+    return "; ".join(
+        f"{'.'.join(map(str, e['loc'])) or 'arguments'}: {e['msg'].removeprefix('Value error, ')}" for e in exc.errors()
+    )
 
 
 class Rule(Frozen):
@@ -60,7 +62,9 @@ class Rule(Frozen):
         if kind.targets == "none" and given:
             raise ValueError(f"rule {self.name}: check {self.check} takes no {given[0]}")
         if self.action == "quarantine" and not kind.row:
-            raise ValueError(f"rule {self.name}: {self.check} is a table check; its action is warn or fail, not quarantine")
+            raise ValueError(
+                f"rule {self.name}: {self.check} is a table check; its action is warn or fail, not quarantine"
+            )
         return self
 
     @property
@@ -82,7 +86,11 @@ class Include(Frozen):
 
 
 def _item_kind(value: Any) -> str:
-    return "include" if isinstance(value, (dict, Include)) and (isinstance(value, Include) or "include" in value) else "rule"
+    return (
+        "include"
+        if isinstance(value, (dict, Include)) and (isinstance(value, Include) or "include" in value)
+        else "rule"
+    )
 
 
 SuiteItem = Annotated[Annotated[Rule, Tag("rule")] | Annotated[Include, Tag("include")], Discriminator(_item_kind)]
@@ -130,7 +138,9 @@ def load_quality(settings: Settings, path: Path | None = None) -> QualitySpec:
         for item in spec.rules:
             if isinstance(item, Include):
                 if item.include not in raw.groups:
-                    problems.append(f"suites.{table}: unknown group {item.include!r} (known: {', '.join(sorted(raw.groups))})")
+                    problems.append(
+                        f"suites.{table}: unknown group {item.include!r} (known: {', '.join(sorted(raw.groups))})"
+                    )
                     continue
                 rules.extend(raw.groups[item.include])
             else:
@@ -141,7 +151,9 @@ def load_quality(settings: Settings, path: Path | None = None) -> QualitySpec:
         for r in rules:
             max_from, ref = getattr(r.args, "max_from", None), getattr(r.args, "reference", None)
             if max_from is not None and max_from not in limits:
-                problems.append(f"suites.{table}.{r.name}.max_from: unknown limit {max_from!r} (pipeline.yaml limits: {', '.join(limits)})")
+                problems.append(
+                    f"suites.{table}.{r.name}.max_from: unknown limit {max_from!r} (pipeline.yaml limits: {', '.join(limits)})"
+                )
             if ref is not None and ref.split(".")[0] not in reference_tables:
                 problems.append(f"suites.{table}.{r.name}.reference: unknown reference table {ref.split('.')[0]!r}")
         suites[table] = tuple(rules)
@@ -154,5 +166,7 @@ def quality_context_root(settings: Settings, spec: QualitySpec) -> str:
     """Where the GE project (results, Data Docs) lives: a local folder, by default beside the lakehouse."""
     root = settings.path(spec.context_root) if spec.context_root else f"{settings.lakehouse.rstrip('/')}/_quality"
     if "://" in root and not root.startswith("file://"):
-        raise ConfigError(f"{settings.conf_dir / 'quality.yaml'}: context_root: Data Docs need a local folder, got {root!r}; set context_root when the lakehouse is remote")
+        raise ConfigError(
+            f"{settings.conf_dir / 'quality.yaml'}: context_root: Data Docs need a local folder, got {root!r}; set context_root when the lakehouse is remote"
+        )
     return root.removeprefix("file://")

@@ -41,7 +41,10 @@ def check_bronze(v: Validator, feed: str, bronze: DataFrame) -> None:
         frame = baselines.volume_against_baseline(current, previous, rule.args.lookback).cache()
         try:
             # one row per platform and delivery day of the batch: small enough for the history map
-            observed = {f"{r.platform_id}{baselines.VOLUME_KEY_SEPARATOR}{r.delivery_date}": float(r.rows) for r in current.collect()}
+            observed = {
+                f"{r.platform_id}{baselines.VOLUME_KEY_SEPARATOR}{r.delivery_date}": float(r.rows)
+                for r in current.collect()
+            }
             v.validate(f"{table}.{rule.name}", frame, (rule,), observed={rule.name: observed})
         finally:
             frame.unpersist()
@@ -61,7 +64,9 @@ def check_activity_shares(v: Validator, accepted_logins: DataFrame) -> None:
         current = baselines.active_province_share(accepted_logins).cache()
         prior = previous_observations(v.spark, v.history_path, f"{table}.{rule.name}", rule.name, v.batch_id)
         latest = prior.agg(F.max("validated_at").alias("at")).collect()[0]["at"]
-        previous = prior.filter(F.col("validated_at") == F.lit(latest)).select(F.col("key").alias("province_code"), F.col("value").alias("share"))
+        previous = prior.filter(F.col("validated_at") == F.lit(latest)).select(
+            F.col("key").alias("province_code"), F.col("value").alias("share")
+        )
         frame = baselines.share_change(current, previous, has_baseline=latest is not None).cache()
         try:
             observed = {r.province_code: float(r.share) for r in current.collect()}  # at most 31 provinces

@@ -39,7 +39,12 @@ def spark(settings):
     session = build_session(
         settings,
         "iiap-tests",
-        {"spark.sql.shuffle.partitions": "2", "spark.default.parallelism": "2", "spark.ui.enabled": "false", "spark.driver.memory": "3g"},
+        {
+            "spark.sql.shuffle.partitions": "2",
+            "spark.default.parallelism": "2",
+            "spark.ui.enabled": "false",
+            "spark.driver.memory": "3g",
+        },
     )
     yield session
     session.stop()

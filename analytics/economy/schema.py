@@ -13,7 +13,6 @@ from pyspark.sql.types import BooleanType, DoubleType, IntegerType, StructType
 
 from etl.catalog import entry, written_by
 
-
 NAMES: tuple[str, ...] = tuple(t.name for t in written_by("economy"))
 
 

@@ -1,8 +1,8 @@
 """Composite indices (seed 000's I = sum a_n X_n / X_MAX and its relatives), pure pandas/numpy.
 
-    spec = load_spec("conf/indices/regional.yaml")
-    result = compute(spec, indicators)          # long table: unit, indicator, value[, period]
-    result.scores, group_comparison(result, zones), rank_uncertainty(result), audit(spec, published)
+spec = load_spec("conf/indices/regional.yaml")
+result = compute(spec, indicators)          # long table: unit, indicator, value[, period]
+result.scores, group_comparison(result, zones), rank_uncertainty(result), audit(spec, published)
 """
 
 from analytics.index.audit import AuditResult, audit, recover_weights

@@ -39,7 +39,9 @@ def combine(values: np.ndarray, weights: np.ndarray, aggregation: str) -> np.nda
         return np.where(total > 0, summed / np.where(total > 0, total, 1.0), np.nan)
 
 
-def aggregate(spec: IndexSpec, leaves: np.ndarray, weights: Mapping[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+def aggregate(
+    spec: IndexSpec, leaves: np.ndarray, weights: Mapping[str, np.ndarray] | None = None
+) -> dict[str, np.ndarray]:
     """leaves (D, U, I), indicators in spec.indicator_ids() order -> every node's (D, U) scores."""
     weights = weights or spec_weights(spec)
     column = {ind: k for k, ind in enumerate(spec.indicator_ids())}

@@ -92,7 +92,9 @@ def _column(frame: pd.DataFrame, names: list[str], what: str) -> str:
     raise IndexDataError(f"published table has no column for {what} (tried: {', '.join(names)})")
 
 
-def audit(spec: IndexSpec, published: pd.DataFrame, node: str | None = None, fill_missing: float | None = None) -> AuditResult:
+def audit(
+    spec: IndexSpec, published: pd.DataFrame, node: str | None = None, fill_missing: float | None = None
+) -> AuditResult:
     """Audit `node` (default: the root) against a table with `unit`, the node's children (id or
     Chinese name) and the node's score (`total`, its id or its Chinese name)."""
     node = node or spec.root
@@ -112,7 +114,9 @@ def audit(spec: IndexSpec, published: pd.DataFrame, node: str | None = None, fil
         values = pd.to_numeric(frame[c], errors="coerce")
         bad = values.isna() & frame[c].notna() & ~text.isin(["", "-", "nan"])
         if bad.any():
-            raise IndexDataError(f"published table: column {c!r} has non-numbers: {', '.join(text[bad].head().tolist())}")
+            raise IndexDataError(
+                f"published table: column {c!r} has non-numbers: {', '.join(text[bad].head().tolist())}"
+            )
         frame[c] = values
     if fill_missing is not None:
         frame[cols] = frame[cols].fillna(fill_missing)
@@ -137,7 +141,14 @@ def audit(spec: IndexSpec, published: pd.DataFrame, node: str | None = None, fil
     )
     weights["disagrees"] = weights["difference"].abs() > tol
     residuals = pd.DataFrame(
-        {"unit": frame["unit"].to_numpy(), "published": y, "fitted": fitted, "residual": y - fitted, "fitted_stated": fitted_stated, "residual_stated": y - fitted_stated}
+        {
+            "unit": frame["unit"].to_numpy(),
+            "published": y,
+            "fitted": fitted,
+            "residual": y - fitted,
+            "fitted_stated": fitted_stated,
+            "residual_stated": y - fitted_stated,
+        }
     )
     return AuditResult(
         node=node,

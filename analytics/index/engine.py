@@ -37,15 +37,21 @@ class ComputeReport:
     def messages(self) -> list[str]:
         out = []
         if self.unused_indicators:
-            out.append(f"ignored {len(self.unused_indicators)} indicator(s) the spec does not use: {', '.join(self.unused_indicators)}")
+            out.append(
+                f"ignored {len(self.unused_indicators)} indicator(s) the spec does not use: {', '.join(self.unused_indicators)}"
+            )
         if self.absent_indicators:
-            out.append(f"{len(self.absent_indicators)} indicator(s) absent from the table, weights renormalised without them: {', '.join(self.absent_indicators)}")
+            out.append(
+                f"{len(self.absent_indicators)} indicator(s) absent from the table, weights renormalised without them: {', '.join(self.absent_indicators)}"
+            )
         gaps = {k: v for k, v in self.missing_values.items() if v and k not in self.absent_indicators}
         for ind, n in gaps.items():
             filled = self.imputed.get(ind, 0)
             out.append(f"indicator {ind}: {n} missing value(s)" + (f", {filled} imputed" if filled else ", left out"))
         if self.units_without_total:
-            out.append(f"{len(self.units_without_total)} unit(s) without any indicator: {', '.join(self.units_without_total)}")
+            out.append(
+                f"{len(self.units_without_total)} unit(s) without any indicator: {', '.join(self.units_without_total)}"
+            )
         return out
 
 
@@ -87,7 +93,9 @@ def compute(spec: IndexSpec, table: pd.DataFrame, units: Sequence[str] | None = 
     ind_cols = pd.DataFrame(norm.to_numpy(dtype=float), columns=[f"{INDICATOR_PREFIX}{c}" for c in norm.columns])
     scores = pd.concat([frame, node_cols, pd.DataFrame(rank_cols), ind_cols], axis=1)
     order = {p: k for k, p in enumerate(prep.periods)}
-    scores = scores.sort_values(["period", "rank"], key=lambda s: s.map(order) if s.name == "period" else s, na_position="last", kind="stable")
+    scores = scores.sort_values(
+        ["period", "rank"], key=lambda s: s.map(order) if s.name == "period" else s, na_position="last", kind="stable"
+    )
     scores = scores.reset_index(drop=True)
     if not prep.has_period:
         scores = scores.drop(columns="period")

@@ -58,9 +58,13 @@ def compare_groups(
     return out.reset_index(drop=True)
 
 
-def group_comparison(result: IndexResult, groups: Mapping[str, str] | pd.DataFrame, order: Sequence[str] | None = None) -> pd.DataFrame:
+def group_comparison(
+    result: IndexResult, groups: Mapping[str, str] | pd.DataFrame, order: Sequence[str] | None = None
+) -> pd.DataFrame:
     """Mean rank of each group for each first-level node and the total."""
-    columns = {n: f"{RANK_PREFIX}{n}" for n in result.spec.first_level() if f"{RANK_PREFIX}{n}" in result.scores.columns}
+    columns = {
+        n: f"{RANK_PREFIX}{n}" for n in result.spec.first_level() if f"{RANK_PREFIX}{n}" in result.scores.columns
+    }
     columns["total"] = "rank"
     return compare_groups(result.scores, groups, columns, order)
 

@@ -44,7 +44,9 @@ def _long(frame: DataFrame, indicator: str, value: Column) -> DataFrame:
 
 def platforms_per_unit(platforms: DataFrame, units: DataFrame) -> DataFrame:
     """Registered platforms per province (seed 000 表3-3): the registry names the province as the specs do."""
-    registry = platforms.select("platform_id", F.trim(F.col("province_name")).alias("unit")).filter(F.col("platform_id").isNotNull())
+    registry = platforms.select("platform_id", F.trim(F.col("province_name")).alias("unit")).filter(
+        F.col("platform_id").isNotNull()
+    )
     counts = registry.groupBy("unit").agg(F.countDistinct("platform_id").alias("platforms"))
     joined = units.select("unit").join(counts, on="unit", how="left")
     return _long(joined, "platforms", F.coalesce(F.col("platforms"), F.lit(0)))
@@ -65,19 +67,29 @@ def access_per_unit(labels: DataFrame, units: DataFrame, key_column: str) -> Dat
         F.countDistinct("credit_code").alias("connected"),
         F.countDistinct(F.when(F.col("effective"), F.col("credit_code"))).alias("effective"),
     )
-    joined = units.join(counts, on="key", how="left").select("unit", F.coalesce(F.col("connected"), F.lit(0)).alias("connected"), F.coalesce(F.col("effective"), F.lit(0)).alias("effective"))
+    joined = units.join(counts, on="key", how="left").select(
+        "unit",
+        F.coalesce(F.col("connected"), F.lit(0)).alias("connected"),
+        F.coalesce(F.col("effective"), F.lit(0)).alias("effective"),
+    )
     ratio = F.when(F.col("connected") > 0, F.col("effective") / F.col("connected"))
-    return _long(joined, "connected_enterprises", F.col("connected")).unionByName(_long(joined, "effective_access_ratio", ratio))
+    return _long(joined, "connected_enterprises", F.col("connected")).unionByName(
+        _long(joined, "effective_access_ratio", ratio)
+    )
 
 
-def specialised_app_usage(app_sessions: DataFrame, apps: DataFrame, units: DataFrame, measure: AppUsageMeasure) -> DataFrame:
+def specialised_app_usage(
+    app_sessions: DataFrame, apps: DataFrame, units: DataFrame, measure: AppUsageMeasure
+) -> DataFrame:
     """Usage of each sub-industry's specialised apps (seed 000 表4-2), keyed by the app's sub-industry.
 
     sessions: total sessions in the window; enterprises: distinct enterprises with a session.
     General-purpose apps and apps missing from the catalog do not count.
     """
     usage = app_sessions.select("credit_code", "app_id", F.col("sessions").cast("long").alias("sessions"))
-    catalog = apps.filter(F.col("kind") == APP_KIND_SPECIALISED).select("app_id", F.col("sub_industry_id").cast("string").alias("key"))
+    catalog = apps.filter(F.col("kind") == APP_KIND_SPECIALISED).select(
+        "app_id", F.col("sub_industry_id").cast("string").alias("key")
+    )
     joined = usage.join(catalog, on="app_id", how="inner")
     if measure == "sessions":
         amount = F.sum("sessions")
@@ -104,7 +116,9 @@ _ECONOMY_VALUES = {
 }
 
 
-def economy_per_unit(accounts: DataFrame, units: DataFrame, key_column: str, year: int, indicators: list[str]) -> DataFrame:
+def economy_per_unit(
+    accounts: DataFrame, units: DataFrame, key_column: str, year: int, indicators: list[str]
+) -> DataFrame:
     """The economic accounting's figures of `year` per unit (province or section).
 
     A unit the run has no row for gets NULL (the specs' `missing` policy decides), never 0: the
@@ -120,7 +134,9 @@ def economy_per_unit(accounts: DataFrame, units: DataFrame, key_column: str, yea
 def collect_long(frames: Iterable[DataFrame], period: str) -> pd.DataFrame:
     """The union of some long frames as pandas (unit, indicator, period, value), in a stable order."""
     frames = [frame.select(*LONG_COLUMNS) for frame in frames]
-    out = reduce(DataFrame.unionByName, frames).toPandas() if frames else pd.DataFrame(columns=list(LONG_COLUMNS))  # one Spark job
+    out = (
+        reduce(DataFrame.unionByName, frames).toPandas() if frames else pd.DataFrame(columns=list(LONG_COLUMNS))
+    )  # one Spark job
     out.insert(2, "period", period)
     out["value"] = out["value"].astype(float)
     return out.sort_values(["indicator", "unit"], kind="stable").reset_index(drop=True)
@@ -140,7 +156,9 @@ def load_external(path: str | Path) -> pd.DataFrame:
     reader = csv.reader(text.splitlines())
     header = [c.strip() for c in next(reader, [])]
     if tuple(header) != EXTERNAL_COLUMNS:
-        raise ExternalIndicatorError(f"{path}, line 1: header must be {','.join(EXTERNAL_COLUMNS)}, got {','.join(header) or '(empty file)'}")
+        raise ExternalIndicatorError(
+            f"{path}, line 1: header must be {','.join(EXTERNAL_COLUMNS)}, got {','.join(header) or '(empty file)'}"
+        )
     rows, seen, errors = [], {}, []
     for record in reader:
         line = reader.line_num

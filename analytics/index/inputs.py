@@ -48,7 +48,9 @@ def _quote(frame: pd.DataFrame, columns: Sequence[str]) -> str:
 def _clean(table: pd.DataFrame) -> pd.DataFrame:
     lacking = [c for c in REQUIRED_COLUMNS if c not in table.columns]
     if lacking:
-        raise IndexDataError(f"indicator table lacks column(s) {lacking} (needs unit, indicator, value; optional period)")
+        raise IndexDataError(
+            f"indicator table lacks column(s) {lacking} (needs unit, indicator, value; optional period)"
+        )
     cols = [c for c in ("period", *REQUIRED_COLUMNS) if c in table.columns]
     frame = table[cols].copy()
     for key in [c for c in cols if c != "value"]:
@@ -59,17 +61,23 @@ def _clean(table: pd.DataFrame) -> pd.DataFrame:
     numbers = pd.to_numeric(frame["value"], errors="coerce")
     bad = numbers.isna() & frame["value"].notna() & (frame["value"].astype(str).str.strip() != "")
     if bad.any():
-        raise IndexDataError(f"indicator table: {int(bad.sum())} value(s) are not numbers: {_quote(frame[bad], ['unit', 'indicator', 'value'])}")
+        raise IndexDataError(
+            f"indicator table: {int(bad.sum())} value(s) are not numbers: {_quote(frame[bad], ['unit', 'indicator', 'value'])}"
+        )
     infinite = np.isinf(numbers)
     if infinite.any():
-        raise IndexDataError(f"indicator table: {int(infinite.sum())} value(s) are infinite: {_quote(frame[infinite], ['unit', 'indicator', 'value'])}")
+        raise IndexDataError(
+            f"indicator table: {int(infinite.sum())} value(s) are infinite: {_quote(frame[infinite], ['unit', 'indicator', 'value'])}"
+        )
     frame["value"] = numbers.astype(float)
     if "period" not in frame.columns:
         frame.insert(0, "period", NO_PERIOD)
     dup = frame.duplicated(["period", "unit", "indicator"], keep=False)
     if dup.any():
         key = ["period", "unit", "indicator"] if frame["period"].ne(NO_PERIOD).any() else ["unit", "indicator"]
-        raise IndexDataError(f"indicator table: {int(dup.sum())} rows share a (period, unit, indicator): {_quote(frame[dup], key)}")
+        raise IndexDataError(
+            f"indicator table: {int(dup.sum())} rows share a (period, unit, indicator): {_quote(frame[dup], key)}"
+        )
     return frame
 
 
@@ -100,7 +108,9 @@ def prepare(spec: IndexSpec, table: pd.DataFrame, units: Sequence[str] | None = 
         gaps = raw[ind.id].isna()
         if ind.missing == "error" and gaps.any():
             where = raw.index[gaps.to_numpy()].to_frame(index=False)
-            raise IndexDataError(f"indicator {ind.id!r} (missing: error) has no value for: {_quote(where, ['period', 'unit'] if has_period else ['unit'])}")
+            raise IndexDataError(
+                f"indicator {ind.id!r} (missing: error) has no value for: {_quote(where, ['period', 'unit'] if has_period else ['unit'])}"
+            )
         if ind.missing == "zero":
             raw[ind.id] = raw[ind.id].fillna(0.0)
         elif ind.missing == "mean":
@@ -109,7 +119,11 @@ def prepare(spec: IndexSpec, table: pd.DataFrame, units: Sequence[str] | None = 
     for ind in spec.indicators:
         if ind.normalisation == "base_period":
             if not has_period:
-                raise IndexDataError(f"indicator {ind.id!r} is normalised to base period {ind.base_period} but the indicator table has no period column")
+                raise IndexDataError(
+                    f"indicator {ind.id!r} is normalised to base period {ind.base_period} but the indicator table has no period column"
+                )
             if ind.base_period not in periods:
-                raise IndexDataError(f"indicator {ind.id!r}: base period {ind.base_period} is not in the indicator table (periods: {', '.join(periods)})")
+                raise IndexDataError(
+                    f"indicator {ind.id!r}: base period {ind.base_period} is not in the indicator table (periods: {', '.join(periods)})"
+                )
     return Prepared(raw, has_period, periods, tuple(order), unused, absent, missing, imputed)

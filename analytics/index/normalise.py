@@ -74,7 +74,9 @@ def _base_period(x: pd.Series, higher: bool, scale: float, base_period: str) -> 
     b = pd.Series(x.index.get_level_values("unit").map(base).to_numpy(dtype=float), index=x.index)
     bad_base = b <= 0
     if bad_base.any():
-        raise IndexDataError(f"indicator {x.name!r}: base period {base_period} value must be > 0, got {_offenders(b.rename(x.name), bad_base)}")
+        raise IndexDataError(
+            f"indicator {x.name!r}: base period {base_period} value must be > 0, got {_offenders(b.rename(x.name), bad_base)}"
+        )
     bad = (x <= 0) if not higher else (x < 0)
     if bad.any():
         need = "> 0 when lower is better" if not higher else ">= 0"

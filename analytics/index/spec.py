@@ -69,7 +69,7 @@ class Indicator(Frozen):
         return data
 
     @model_validator(mode="after")
-    def _base_period(self) -> "Indicator":
+    def _base_period(self) -> Indicator:
         if self.normalisation == "base_period" and not self.base_period:
             raise ValueError("normalisation base_period needs a base_period")
         if self.normalisation != "base_period" and self.base_period is not None:
@@ -110,11 +110,13 @@ class ThresholdTiers(Frozen):
     labels: tuple[str, ...]
 
     @model_validator(mode="after")
-    def _shape(self) -> "ThresholdTiers":
+    def _shape(self) -> ThresholdTiers:
         if any(a <= b for a, b in zip(self.thresholds, self.thresholds[1:])):
             raise ValueError(f"tier thresholds {list(self.thresholds)} must be strictly descending")
         if len(self.labels) != len(self.thresholds) + 1:
-            raise ValueError(f"{len(self.thresholds)} thresholds need {len(self.thresholds) + 1} labels, got {len(self.labels)}")
+            raise ValueError(
+                f"{len(self.thresholds)} thresholds need {len(self.thresholds) + 1} labels, got {len(self.labels)}"
+            )
         return self
 
 
@@ -126,7 +128,7 @@ class NaturalBreakTiers(Frozen):
     labels: tuple[str, ...]
 
     @model_validator(mode="after")
-    def _shape(self) -> "NaturalBreakTiers":
+    def _shape(self) -> NaturalBreakTiers:
         if len(self.labels) != self.k:
             raise ValueError(f"k={self.k} natural-break tiers need {self.k} labels, got {len(self.labels)}")
         return self
@@ -144,7 +146,7 @@ class WeightPerturbation(Frozen):
     spread: float | None = Field(default=None, gt=0, lt=1)
 
     @model_validator(mode="after")
-    def _parameter(self) -> "WeightPerturbation":
+    def _parameter(self) -> WeightPerturbation:
         need = {"dirichlet": "concentration", "uniform": "spread"}[self.method]
         other = {"dirichlet": "spread", "uniform": "concentration"}[self.method]
         if getattr(self, need) is None:
@@ -162,7 +164,7 @@ class Uncertainty(Frozen):
     percentiles: tuple[float, float]
 
     @model_validator(mode="after")
-    def _percentiles(self) -> "Uncertainty":
+    def _percentiles(self) -> Uncertainty:
         lo, hi = self.percentiles
         if not 0 <= lo < hi <= 100:
             raise ValueError(f"percentiles {list(self.percentiles)} must satisfy 0 <= low < high <= 100")
@@ -195,7 +197,7 @@ class IndexSpec(Frozen):
     note: str | None = None
 
     @model_validator(mode="after")
-    def _tree(self) -> "IndexSpec":
+    def _tree(self) -> IndexSpec:
         _check_tree(self)
         return self
 
@@ -277,7 +279,9 @@ def _check_tree(spec: IndexSpec) -> None:
                 raise ValueError(f"node {node.id!r}: unknown indicator or node {ref!r}")
         total = math.fsum(c.weight for c in node.children)
         if abs(total - 1) > spec.weight_tolerance:
-            raise ValueError(f"node {node.id!r}: child weights sum to {total:.6g}, not 1 (tolerance {spec.weight_tolerance:g})")
+            raise ValueError(
+                f"node {node.id!r}: child weights sum to {total:.6g}, not 1 (tolerance {spec.weight_tolerance:g})"
+            )
     for node in spec.nodes:
         cycle = _cycle_from(node.id, nodes)
         if cycle:
@@ -290,7 +294,9 @@ def _check_tree(spec: IndexSpec) -> None:
     if spec.root in parent:
         raise ValueError(f"root {spec.root!r} is a child of node {parent[spec.root]!r}")
     reachable = set(spec.walk())
-    unused = [i.id for i in spec.indicators if i.id not in reachable] + [n.id for n in spec.nodes if n.id not in reachable]
+    unused = [i.id for i in spec.indicators if i.id not in reachable] + [
+        n.id for n in spec.nodes if n.id not in reachable
+    ]
     if unused:
         raise ValueError(f"declared but not reachable from root {spec.root!r}: {', '.join(unused)}")
     geometric = [n for n in spec.nodes if n.aggregation == "weighted_geometric"]
@@ -300,14 +306,18 @@ def _check_tree(spec: IndexSpec) -> None:
         z = [r for r in below if spec.indicator_by_id[r].normalisation == "z_score"]
         if z or (below and "z_score" in alternatives):
             what = f"z_score indicator {z[0]!r}" if z else "the z_score uncertainty alternative"
-            raise ValueError(f"node {node.id!r}: weighted_geometric needs non-negative children, but {what} can be negative")
+            raise ValueError(
+                f"node {node.id!r}: weighted_geometric needs non-negative children, but {what} can be negative"
+            )
     shares = spec.global_weights()
     for node in spec.nodes:
         for c in node.children:
             if c.stated_weight is not None:
                 share = _share(spec, c.ref, shares)
                 if abs(share - c.stated_weight) > spec.weight_tolerance:
-                    raise ValueError(f"node {node.id!r}: child {c.ref!r} has a share of {share:.6g} of the index, but its stated_weight is {c.stated_weight:g}")
+                    raise ValueError(
+                        f"node {node.id!r}: child {c.ref!r} has a share of {share:.6g} of the index, but its stated_weight is {c.stated_weight:g}"
+                    )
 
 
 def _share(spec: IndexSpec, ref: str, shares: dict[str, float]) -> float:

@@ -24,7 +24,9 @@ def _natural_break_labels(values: np.ndarray, tiers: NaturalBreakTiers, period: 
     distinct = np.unique(values).size
     if distinct < tiers.k:
         where = f" in period {period}" if period else ""
-        raise IndexDataError(f"natural breaks into k={tiers.k} tiers need at least {tiers.k} distinct totals{where}, got {distinct}")
+        raise IndexDataError(
+            f"natural breaks into k={tiers.k} tiers need at least {tiers.k} distinct totals{where}, got {distinct}"
+        )
     breaks = np.asarray(natural_breaks(values, tiers.k))
     cls = np.searchsorted(breaks[1:-1], values, side="left")
     return np.array(tiers.labels, dtype=object)[tiers.k - 1 - cls]
@@ -46,6 +48,10 @@ def assign_tiers(totals: pd.Series, periods: pd.Series, tiers: Tiers, ranking: R
         if block.empty:
             continue
         values = block.to_numpy(dtype=float)
-        labels = _threshold_labels(values, tiers) if isinstance(tiers, ThresholdTiers) else _natural_break_labels(values, tiers, period)
+        labels = (
+            _threshold_labels(values, tiers)
+            if isinstance(tiers, ThresholdTiers)
+            else _natural_break_labels(values, tiers, period)
+        )
         out.loc[block.index] = labels
     return out

@@ -26,7 +26,9 @@ from analytics.index.ranking import rank_draws
 from analytics.index.spec import IndexSpec, WeightPerturbation
 
 
-def draw_weights(spec: IndexSpec, perturbation: WeightPerturbation, draws: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+def draw_weights(
+    spec: IndexSpec, perturbation: WeightPerturbation, draws: int, rng: np.random.Generator
+) -> dict[str, np.ndarray]:
     """Every node's child weights as (draws, C) arrays whose rows sum to 1."""
     out = {}
     for node_id in spec.node_ids():
@@ -69,7 +71,13 @@ def rank_uncertainty(result: IndexResult, draws: int | None = None, seed: int | 
         units = tables[0].xs(period, level="period").index
         parts.append(
             pd.DataFrame(
-                {"period": period, "unit": units, "median_rank": stats[0], f"rank_p{lo:g}": stats[1], f"rank_p{hi:g}": stats[2]}
+                {
+                    "period": period,
+                    "unit": units,
+                    "median_rank": stats[0],
+                    f"rank_p{lo:g}": stats[1],
+                    f"rank_p{hi:g}": stats[2],
+                }
             )
         )
     out = pd.concat(parts, ignore_index=True)

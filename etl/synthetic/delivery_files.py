@@ -33,10 +33,16 @@ def filesystem(uri: str) -> tuple[pafs.FileSystem, str]:
 
 def file_column(extension: dict[str, str]) -> Column:
     """The delivery file (relative to the landing root) of each row, from platform_id, feed, delivery_date and part."""
-    ext = F.element_at(F.create_map(*[x for p, e in sorted(extension.items()) for x in (F.lit(p), F.lit(e))]), F.col("platform_id"))
+    ext = F.element_at(
+        F.create_map(*[x for p, e in sorted(extension.items()) for x in (F.lit(p), F.lit(e))]), F.col("platform_id")
+    )
     date = F.col("delivery_date").cast("string")
     return F.concat_ws(
-        "/", "platform_id", "feed", date, F.concat(F.concat_ws("_", "platform_id", "feed", F.regexp_replace(date, "-", ""), "part"), ext)
+        "/",
+        "platform_id",
+        "feed",
+        date,
+        F.concat(F.concat_ws("_", "platform_id", "feed", F.regexp_replace(date, "-", ""), "part"), ext),
     )
 
 
@@ -82,7 +88,9 @@ def _writer(landing_root: str, formats: dict[str, FileFormat]):
             if folder not in made:
                 fsys.create_dir(folder, recursive=True)
                 made.add(folder)
-            with fsys.open_output_stream(f"{root.rstrip('/')}/{current}", compression=None) as out:  # bytes as given: never re-compressed by extension
+            with fsys.open_output_stream(
+                f"{root.rstrip('/')}/{current}", compression=None
+            ) as out:  # bytes as given: never re-compressed by extension
                 out.write(data)
             return pa.RecordBatch.from_pydict({"file": [current], "rows": [n], "bytes": [len(data)]})
 
@@ -106,7 +114,9 @@ def _writer(landing_root: str, formats: dict[str, FileFormat]):
     return write
 
 
-def write_files(frame: DataFrame, landing_root: str, formats: dict[str, FileFormat], order: list[str], partitions: int) -> list[tuple[str, int, int]]:
+def write_files(
+    frame: DataFrame, landing_root: str, formats: dict[str, FileFormat], order: list[str], partitions: int
+) -> list[tuple[str, int, int]]:
     """Write every delivery file of `frame` (columns: file, the order columns, line and/or the struct columns).
 
     `formats` is keyed by "platform_id/feed".
@@ -139,6 +149,7 @@ def files_of_parts(uri: str, parts: set[str]) -> list[str]:
     if fsys.get_file_info(root).type != pafs.FileType.Directory:
         return []
     return sorted(
-        i.path for i in fsys.get_file_info(pafs.FileSelector(root, recursive=True))
+        i.path
+        for i in fsys.get_file_info(pafs.FileSelector(root, recursive=True))
         if i.type == pafs.FileType.File and i.base_name.rsplit("_", 1)[-1].split(".", 1)[0] in parts
     )

@@ -78,7 +78,15 @@ def _case(branches: list[tuple[str, str]], otherwise: str | None = None) -> str:
 class Renderer:
     """Per-platform value expressions (SQL text) for one feed; values shared with other platforms come from `shared`."""
 
-    def __init__(self, feeds: Feeds, contract: Contract, feed: str, sections_zh: dict[str, str], sub_industries_zh: dict[str, str], shared: SharedValues | None = None):
+    def __init__(
+        self,
+        feeds: Feeds,
+        contract: Contract,
+        feed: str,
+        sections_zh: dict[str, str],
+        sub_industries_zh: dict[str, str],
+        shared: SharedValues | None = None,
+    ):
         self.feeds, self.contract, self.feed = feeds, contract, feed
         self.spec = feeds.feeds[feed]
         self.sections_zh, self.sub_industries_zh = sections_zh, sub_industries_zh
@@ -102,7 +110,9 @@ class Renderer:
         share = self.shared.get
         if field.kind == "timestamp":
             ts = self.contract.timestamp
-            return share((name, "timestamp", ts.convention, ts.timezone, ts.format), lambda: _timestamp(col, self.contract))
+            return share(
+                (name, "timestamp", ts.convention, ts.timezone, ts.format), lambda: _timestamp(col, self.contract)
+            )
         if canonical == "sector" and self.contract.codes.sector == "name_zh":
             return share((name, "name_zh"), lambda: lookup(col, self.sections_zh))
         if canonical == "sub_industry" and self.contract.codes.sub_industry == "name_zh":
@@ -114,10 +124,19 @@ class Renderer:
             return share((name, "long"), lambda: col.cast("long"))
         if field.kind == "measure":
             if field.unit_by:
-                factors = {k: _factor(self.feeds, rk.unit_kind, self.contract) for k, rk in self.feeds.resource_kinds.items()}
-                return share((name, "per", field.unit_by, tuple(sorted(factors.items()))), lambda: col / lookup(F.col(field.unit_by), factors))
+                factors = {
+                    k: _factor(self.feeds, rk.unit_kind, self.contract) for k, rk in self.feeds.resource_kinds.items()
+                }
+                return share(
+                    (name, "per", field.unit_by, tuple(sorted(factors.items()))),
+                    lambda: col / lookup(F.col(field.unit_by), factors),
+                )
             factor = _factor(self.feeds, field.unit_kind, self.contract)
-            return share((name, "long"), lambda: col.cast("long")) if factor == 1 else share((name, "factor", factor), lambda: col / F.lit(factor))
+            return (
+                share((name, "long"), lambda: col.cast("long"))
+                if factor == 1
+                else share((name, "factor", factor), lambda: col / F.lit(factor))
+            )
         return _identifier(name)
 
     def values(self) -> list[str]:
@@ -165,7 +184,10 @@ class Renderer:
             malformed = f"concat_ws({sql_literal(self.contract.delimiter)}, {', '.join(values[:2])})"  # too few fields
             variants = {"rename": normal, "extra": self._csv([*values, sql_literal(EXTRA_VALUE)])}
             variants = {d: variants[d] for d in drift_kinds}
-        faults = [(f"`fault` = {sql_literal(f)}", v) for f, v in (("malformed_record", malformed), ("invalid_timestamp", bad_ts), ("invalid_number", bad_num))]
+        faults = [
+            (f"`fault` = {sql_literal(f)}", v)
+            for f, v in (("malformed_record", malformed), ("invalid_timestamp", bad_ts), ("invalid_number", bad_num))
+        ]
         drifts = [(f"`drift` = {sql_literal(kind)}", variant) for kind, variant in variants.items()]
         return _case(faults + drifts, normal)
 
@@ -177,4 +199,11 @@ def render_text(renderers: dict[str, Renderer], drift_platforms: dict[str, set[s
     """CASE over platforms: the line each text-format platform writes for a row."""
     if not renderers:
         return F.lit(None).cast("string")
-    return F.expr(_case([(f"`platform_id` = {sql_literal(pid)}", r.line(drift_platforms.get(pid, set()))) for pid, r in sorted(renderers.items())]))
+    return F.expr(
+        _case(
+            [
+                (f"`platform_id` = {sql_literal(pid)}", r.line(drift_platforms.get(pid, set())))
+                for pid, r in sorted(renderers.items())
+            ]
+        )
+    )

@@ -53,15 +53,32 @@ def enterprise_days(ents: DataFrame, gen: Generator, window: ObservationWindow, 
     active = None
     for name, a in gen.archetypes.items():
         cond = _is_active_day(name, a, seed, days)
-        active = F.when(F.col("archetype") == name, cond) if active is None else active.when(F.col("archetype") == name, cond)
+        active = (
+            F.when(F.col("archetype") == name, cond)
+            if active is None
+            else active.when(F.col("archetype") == name, cond)
+        )
     ent = F.col("ent_id")
     n = F.col("n_platforms")
-    other = F.element_at("platforms", (2 + F.floor(uniform(seed, "other_platform", ent, F.col("day")) * (n - 1))).cast("int"))
-    platform = F.when((n == 1) | (uniform(seed, "primary", ent, F.col("day")) < gen.population.primary_platform_share), F.element_at("platforms", 1)).otherwise(other)
+    other = F.element_at(
+        "platforms", (2 + F.floor(uniform(seed, "other_platform", ent, F.col("day")) * (n - 1))).cast("int")
+    )
+    platform = F.when(
+        (n == 1) | (uniform(seed, "primary", ent, F.col("day")) < gen.population.primary_platform_share),
+        F.element_at("platforms", 1),
+    ).otherwise(other)
     local_date = F.date_add(F.lit(window.start), F.col("day"))
     return (
         ents.filter(F.col("archetype").isin([k for k, a in gen.archetypes.items() if a.days.kind != "none"]))
-        .select("ent_id", "archetype", "sub_industry_id", "platforms", "n_platforms", "users", F.explode(F.sequence(F.lit(0), F.lit(days - 1))).alias("day"))
+        .select(
+            "ent_id",
+            "archetype",
+            "sub_industry_id",
+            "platforms",
+            "n_platforms",
+            "users",
+            F.explode(F.sequence(F.lit(0), F.lit(days - 1))).alias("day"),
+        )
         .withColumn("local_date", local_date)
         .withColumn("weekend", F.dayofweek("local_date").isin(1, 7))
         .filter(active.otherwise(F.lit(False)))
@@ -84,7 +101,11 @@ def _at(midnight: Column, seconds: Column) -> Column:
 
 def logins(days: DataFrame, gen: Generator, channels: tuple[str, ...], seed: int) -> DataFrame:
     ent, day = F.col("ent_id"), F.col("day")
-    n = int_between(uniform(seed, "logins", ent, day), _param(gen, "logins_per_day", 0).cast("long"), _param(gen, "logins_per_day", 1).cast("long"))
+    n = int_between(
+        uniform(seed, "logins", ent, day),
+        _param(gen, "logins_per_day", 0).cast("long"),
+        _param(gen, "logins_per_day", 1).cast("long"),
+    )
     slot = F.floor(F.lit(OFFICE_SPAN_S) / F.col("n"))
     i = F.col("i")
     offset = F.lit(OFFICE_START_S) + (i - 1) * slot + F.floor(uniform(seed, "login_s", ent, day, i) * slot)
@@ -105,27 +126,56 @@ def logins(days: DataFrame, gen: Generator, channels: tuple[str, ...], seed: int
     )
 
 
-def resource_usage(days: DataFrame, gen: Generator, general_apps: list[str], specialised_apps: dict[str, list[str]], propensity: dict[str, float], seed: int) -> DataFrame:
+def resource_usage(
+    days: DataFrame,
+    gen: Generator,
+    general_apps: list[str],
+    specialised_apps: dict[str, list[str]],
+    propensity: dict[str, float],
+    seed: int,
+) -> DataFrame:
     ent, day = F.col("ent_id"), F.col("day")
 
     def draw(salt: str, name: str) -> Column:
         return float_between(uniform(seed, salt, ent, day), _param(gen, name, 0), _param(gen, name, 1))
 
-    sessions_low, sessions_high = _param(gen, "app_sessions", 0).cast("long"), _param(gen, "app_sessions", 1).cast("long")
-    spec_apps = F.create_map(*[x for sub, apps in specialised_apps.items() for x in (F.lit(sub), F.array(*[F.lit(a) for a in apps]))])
+    sessions_low, sessions_high = (
+        _param(gen, "app_sessions", 0).cast("long"),
+        _param(gen, "app_sessions", 1).cast("long"),
+    )
+    spec_apps = F.create_map(
+        *[x for sub, apps in specialised_apps.items() for x in (F.lit(sub), F.array(*[F.lit(a) for a in apps]))]
+    )
     spec_list = F.element_at(spec_apps, F.col("sub_industry_id"))
-    spec_app = F.element_at(spec_list, (F.floor(uniform(seed, "spec_app", ent, day) * F.size(spec_list)) + 1).cast("int"))
-    uses_spec = (sessions_high > 0) & (uniform(seed, "spec_use", ent, day) < lookup(F.col("sub_industry_id"), propensity, 0.0))
+    spec_app = F.element_at(
+        spec_list, (F.floor(uniform(seed, "spec_app", ent, day) * F.size(spec_list)) + 1).cast("int")
+    )
+    uses_spec = (sessions_high > 0) & (
+        uniform(seed, "spec_use", ent, day) < lookup(F.col("sub_industry_id"), propensity, 0.0)
+    )
+
     def record(kind: str, app_id: Column, quantity: Column, hour: int) -> Column:
-        return F.struct(F.lit(kind).alias("kind"), app_id.cast("string").alias("app_id"), quantity.cast("double").alias("quantity"), F.lit(hour).alias("hour"))
+        return F.struct(
+            F.lit(kind).alias("kind"),
+            app_id.cast("string").alias("app_id"),
+            quantity.cast("double").alias("quantity"),
+            F.lit(hour).alias("hour"),
+        )
 
     def sessions(salt: str, used: Column) -> Column:
-        return F.when(used, int_between(uniform(seed, salt, ent, day), F.greatest(sessions_low, F.lit(1)), sessions_high))
+        return F.when(
+            used, int_between(uniform(seed, salt, ent, day), F.greatest(sessions_low, F.lit(1)), sessions_high)
+        )
 
     records = F.array(
         record("compute", F.lit(None), draw("cpu", "compute_core_hours"), 1),
         record("storage", F.lit(None), F.round(draw("disk", "storage_gb") * _GIB), 2),
-        record("app_session", choose(uniform(seed, "gen_app", ent, day), general_apps), sessions("gen_sessions", sessions_high > 0), 3),
+        record(
+            "app_session",
+            choose(uniform(seed, "gen_app", ent, day), general_apps),
+            sessions("gen_sessions", sessions_high > 0),
+            3,
+        ),
         record("app_session", spec_app, sessions("spec_sessions", uses_spec), 4),
     )
     return (
@@ -146,7 +196,10 @@ def resource_usage(days: DataFrame, gen: Generator, general_apps: list[str], spe
 
 def traffic(days: DataFrame, gen: Generator, seed: int) -> DataFrame:
     ent, day = F.col("ent_id"), F.col("day")
-    total = float_between(uniform(seed, "traffic", ent, day), _param(gen, "traffic_mb", 0), _param(gen, "traffic_mb", 1)) * _MIB
+    total = (
+        float_between(uniform(seed, "traffic", ent, day), _param(gen, "traffic_mb", 0), _param(gen, "traffic_mb", 1))
+        * _MIB
+    )
     inbound = F.greatest(F.lit(1.0), F.round(total * float_between(uniform(seed, "traffic_in", ent, day), 0.2, 0.5)))
     return days.select(
         "ent_id",
@@ -155,7 +208,11 @@ def traffic(days: DataFrame, gen: Generator, seed: int) -> DataFrame:
         F.col("midnight_utc").alias("event_ts"),
         inbound.alias("bytes_in"),
         F.greatest(F.lit(1.0), F.round(total - inbound)).alias("bytes_out"),
-        int_between(uniform(seed, "requests", ent, day), _param(gen, "requests", 0).cast("long"), _param(gen, "requests", 1).cast("long")).alias("requests"),
+        int_between(
+            uniform(seed, "requests", ent, day),
+            _param(gen, "requests", 0).cast("long"),
+            _param(gen, "requests", 1).cast("long"),
+        ).alias("requests"),
         F.xxhash64(F.lit("traffic"), ent, day).alias("rid"),
     )
 
@@ -171,7 +228,10 @@ def roster(members: DataFrame, window: ObservationWindow) -> DataFrame:
         "company_name",
         F.col("declared_section").alias("section_code"),
         "sub_industry_id",
-        F.to_utc_timestamp(F.timestamp_seconds(F.unix_seconds(F.col("_reg_date").cast("timestamp")) + F.col("_reg_second")), window.timezone).alias("registered_at"),
+        F.to_utc_timestamp(
+            F.timestamp_seconds(F.unix_seconds(F.col("_reg_date").cast("timestamp")) + F.col("_reg_second")),
+            window.timezone,
+        ).alias("registered_at"),
         F.lit(delivery).alias("delivery_date"),
         F.xxhash64(F.lit("roster"), F.col("ent_id"), F.col("platform_id")).alias("rid"),
     )

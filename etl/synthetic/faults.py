@@ -20,7 +20,14 @@ TEXT_ONLY = frozenset({"malformed_record", "invalid_timestamp", "invalid_number"
 APPLICABLE = {
     # A lost roster row would turn its tenant's log rows into unknown_tenant too; rosters get duplicates only.
     "roster": ("duplicate_record",),
-    "logins": ("duplicate_record", "malformed_record", "unknown_tenant", "invalid_timestamp", "timestamp_out_of_window", "timestamp_in_future"),
+    "logins": (
+        "duplicate_record",
+        "malformed_record",
+        "unknown_tenant",
+        "invalid_timestamp",
+        "timestamp_out_of_window",
+        "timestamp_in_future",
+    ),
     "resource_usage": tuple(RowFaults.model_fields),
     "traffic": tuple(RowFaults.model_fields),
 }
@@ -45,16 +52,27 @@ class FileFaults:
     extra: frozenset[Delivery]
 
     @classmethod
-    def none(cls) -> "FileFaults":
+    def none(cls) -> FileFaults:
         return cls(frozenset(), frozenset(), frozenset())
 
     def drift_kind(self, feed: str) -> Column:
         """'rename', 'extra' or NULL for each row of `feed`, from its platform and delivery date."""
-        kinds = {f"{d.platform_id}|{d.delivery_date}": kind for kind, ds in (("rename", self.rename), ("extra", self.extra)) for d in ds if d.feed == feed}
-        return lookup(F.concat_ws("|", "platform_id", F.col("delivery_date").cast("string")), kinds) if kinds else F.lit(None).cast("string")
+        kinds = {
+            f"{d.platform_id}|{d.delivery_date}": kind
+            for kind, ds in (("rename", self.rename), ("extra", self.extra))
+            for d in ds
+            if d.feed == feed
+        }
+        return (
+            lookup(F.concat_ws("|", "platform_id", F.col("delivery_date").cast("string")), kinds)
+            if kinds
+            else F.lit(None).cast("string")
+        )
 
 
-def choose_file_faults(deliveries: list[Delivery], text_platforms: set[str], counts: tuple[int, int, int], seed: int) -> FileFaults:
+def choose_file_faults(
+    deliveries: list[Delivery], text_platforms: set[str], counts: tuple[int, int, int], seed: int
+) -> FileFaults:
     """Pick the redelivered and drifted deliveries deterministically (drift only in text formats)."""
     import hashlib
 
@@ -79,12 +97,16 @@ def _fault_case(u: Column, names: tuple[str, ...], rates: RowFaults) -> Column:
     return F.lit("none") if expr is None else expr.otherwise(F.lit("none"))
 
 
-def assign(rows: DataFrame, feed: str, rates: RowFaults, text_platforms: set[str], files: FileFaults, seed: int) -> DataFrame:
+def assign(
+    rows: DataFrame, feed: str, rates: RowFaults, text_platforms: set[str], files: FileFaults, seed: int
+) -> DataFrame:
     """Label every row with a fault (or 'none') and the outcome it must reach; drifted deliveries carry no row faults."""
     names = APPLICABLE[feed]
     u = uniform(seed, "fault", F.lit(feed), F.col("rid"))
     is_text = F.col("platform_id").isin(sorted(text_platforms))
-    fault = F.when(is_text, _fault_case(u, names, rates)).otherwise(_fault_case(u, tuple(n for n in names if n not in TEXT_ONLY), rates))
+    fault = F.when(is_text, _fault_case(u, names, rates)).otherwise(
+        _fault_case(u, tuple(n for n in names if n not in TEXT_ONLY), rates)
+    )
     drift = files.drift_kind(feed)
     return (
         rows.withColumn("drift", drift)
@@ -110,9 +132,14 @@ def apply_values(rows: DataFrame, feed: str, limits: dict[str, float], resource_
     if feed != "roster":
         out = out.withColumn(
             "tenant_id",
-            F.when(fault == "unknown_tenant", F.concat(F.split("tenant_id", "-").getItem(0), F.lit("-zz"), F.lpad(F.pmod("rid", F.lit(10**8)).cast("string"), 8, "0"))).otherwise(
-                F.col("tenant_id")
-            ),
+            F.when(
+                fault == "unknown_tenant",
+                F.concat(
+                    F.split("tenant_id", "-").getItem(0),
+                    F.lit("-zz"),
+                    F.lpad(F.pmod("rid", F.lit(10**8)).cast("string"), 8, "0"),
+                ),
+            ).otherwise(F.col("tenant_id")),
         ).withColumn(
             "event_ts",
             F.when(fault == "timestamp_out_of_window", _shift(F.col("event_ts"), OUT_OF_WINDOW_SHIFT_S))
@@ -121,10 +148,16 @@ def apply_values(rows: DataFrame, feed: str, limits: dict[str, float], resource_
         )
     target = TARGET_MEASURE.get(feed)
     if target:
-        limit = lookup(F.col("resource_kind"), resource_limits) if feed == "resource_usage" else F.lit(limits["traffic_bytes"])
+        limit = (
+            lookup(F.col("resource_kind"), resource_limits)
+            if feed == "resource_usage"
+            else F.lit(limits["traffic_bytes"])
+        )
         out = out.withColumn(
             target,
-            F.when(fault == "negative_value", -F.col(target)).when(fault == "implausible_value", limit * 10).otherwise(F.col(target)),
+            F.when(fault == "negative_value", -F.col(target))
+            .when(fault == "implausible_value", limit * 10)
+            .otherwise(F.col(target)),
         )
     return out
 
@@ -142,18 +175,22 @@ def expand_copies(rows: DataFrame, files: FileFaults, feed: str, part: str = ORI
     """
     resent = [f"{d.platform_id}|{d.delivery_date}" for d in files.resend if d.feed == feed]
     is_dup = F.col("fault") == "duplicate_record"
-    again = F.concat_ws("|", "platform_id", F.col("delivery_date").cast("string")).isin(resent) if resent else F.lit(False)
+    again = (
+        F.concat_ws("|", "platform_id", F.col("delivery_date").cast("string")).isin(resent) if resent else F.lit(False)
+    )
     resent_outcome = F.when(F.col("outcome") == "silver", F.lit("duplicate")).otherwise(F.col("outcome"))
 
     def copy(n: int, name: str, outcome: Column) -> Column:
         return F.struct(F.lit(n).alias("copy"), F.lit(name).alias("part"), outcome.alias("outcome"))
 
-    copies = F.array_compact(F.array(
-        copy(0, part, F.col("outcome")),
-        F.when(is_dup, copy(1, part, F.lit("duplicate"))),
-        F.when(again, copy(0, RESEND_PART, resent_outcome)),
-        F.when(again & is_dup, copy(1, RESEND_PART, F.lit("duplicate"))),
-    ))
+    copies = F.array_compact(
+        F.array(
+            copy(0, part, F.col("outcome")),
+            F.when(is_dup, copy(1, part, F.lit("duplicate"))),
+            F.when(again, copy(0, RESEND_PART, resent_outcome)),
+            F.when(again & is_dup, copy(1, RESEND_PART, F.lit("duplicate"))),
+        )
+    )
     return (
         rows.select("*", F.explode(copies).alias("_copy"))
         .withColumn("copy", F.col("_copy.copy"))
@@ -167,10 +204,22 @@ def invalid_code_tenants(roster: DataFrame, rate: float, seed: int) -> DataFrame
     """Extra roster rows with a mistyped credit code (wrong check character), for tenants with no activity."""
     picked = roster.filter(uniform(seed, "bad_code", F.col("rid")) < rate)
     last = F.substring("credit_code", 18, 1)
-    wrong = F.substring(F.lit(credit_code.CHARSET), F.pmod(F.instr(F.lit(credit_code.CHARSET), last) + F.pmod("rid", F.lit(29)), F.lit(31)) + 1, 1)
-    return picked.select(
-        *[c for c in roster.columns if c not in ("tenant_id", "credit_code", "rid")],
-        F.concat(F.split("tenant_id", "-").getItem(0), F.lit("-x"), F.split("tenant_id", "-").getItem(1)).alias("tenant_id"),
-        F.concat(F.substring("credit_code", 1, 17), wrong).alias("credit_code"),
-        F.xxhash64(F.col("rid"), F.lit("bad_code")).alias("rid"),
-    ).select(*roster.columns).withColumn("drift", F.lit(None).cast("string")).withColumn("fault", F.lit("none")).withColumn("outcome", F.lit("invalid_credit_code"))
+    wrong = F.substring(
+        F.lit(credit_code.CHARSET),
+        F.pmod(F.instr(F.lit(credit_code.CHARSET), last) + F.pmod("rid", F.lit(29)), F.lit(31)) + 1,
+        1,
+    )
+    return (
+        picked.select(
+            *[c for c in roster.columns if c not in ("tenant_id", "credit_code", "rid")],
+            F.concat(F.split("tenant_id", "-").getItem(0), F.lit("-x"), F.split("tenant_id", "-").getItem(1)).alias(
+                "tenant_id"
+            ),
+            F.concat(F.substring("credit_code", 1, 17), wrong).alias("credit_code"),
+            F.xxhash64(F.col("rid"), F.lit("bad_code")).alias("rid"),
+        )
+        .select(*roster.columns)
+        .withColumn("drift", F.lit(None).cast("string"))
+        .withColumn("fault", F.lit("none"))
+        .withColumn("outcome", F.lit("invalid_credit_code"))
+    )

@@ -87,8 +87,12 @@ def specialised_propensity(gen: Generator) -> dict[str, float]:
 
 def _sub_industry(gen: Generator, seed: int, ent_id, section):
     manufacturing = pick(uniform(seed, "sub_industry", ent_id), gen.manufacturing_sub_industry_weights)
-    tertiary = F.when(uniform(seed, "tertiary_other", ent_id) < gen.tertiary_other_share, F.lit("other")).otherwise(F.lit("services"))
-    return F.when(section == "C", manufacturing).otherwise(F.coalesce(lookup(section, gen.section_sub_industry), tertiary))
+    tertiary = F.when(uniform(seed, "tertiary_other", ent_id) < gen.tertiary_other_share, F.lit("other")).otherwise(
+        F.lit("services")
+    )
+    return F.when(section == "C", manufacturing).otherwise(
+        F.coalesce(lookup(section, gen.section_sub_industry), tertiary)
+    )
 
 
 def chunks(enterprises: int, per_chunk: int) -> list[tuple[int, int]]:
@@ -104,7 +108,14 @@ def chunks(enterprises: int, per_chunk: int) -> list[tuple[int, int]]:
     return [(lo, min(lo + size, enterprises)) for lo in range(0, enterprises, size)]
 
 
-def enterprises(spark: SparkSession, gen: Generator, province_names: dict[str, str], scale: float, seed: int, ids: tuple[int, int] | None = None) -> DataFrame:
+def enterprises(
+    spark: SparkSession,
+    gen: Generator,
+    province_names: dict[str, str],
+    scale: float,
+    seed: int,
+    ids: tuple[int, int] | None = None,
+) -> DataFrame:
     """One row per enterprise with its true attributes, archetype and platforms (ids in [start, end), default all)."""
     q = quotas(gen, scale)
     lo, hi = ids if ids is not None else (0, q.enterprises)
@@ -122,17 +133,28 @@ def enterprises(spark: SparkSession, gen: Generator, province_names: dict[str, s
     province = None
     for p in provinces:
         bound = F.lit(starts[p] + q.province_counts[p])
-        province = F.when(F.col("_pos") < bound, F.lit(p)) if province is None else province.when(F.col("_pos") < bound, F.lit(p))
+        province = (
+            F.when(F.col("_pos") < bound, F.lit(p))
+            if province is None
+            else province.when(F.col("_pos") < bound, F.lit(p))
+        )
     province = province.otherwise(F.lit(None))
-    effective = (F.col("_pos") - lookup(F.col("province_code"), starts)) < lookup(F.col("province_code"), q.province_effective)
+    effective = (F.col("_pos") - lookup(F.col("province_code"), starts)) < lookup(
+        F.col("province_code"), q.province_effective
+    )
 
     archetype = F.when(
-        F.col("effective"), pick(uniform(seed, "archetype", ent_id), {k: a.share for k, a in gen.archetypes.items() if a.effective})
-    ).otherwise(pick(uniform(seed, "archetype", ent_id), {k: a.share for k, a in gen.archetypes.items() if not a.effective}))
+        F.col("effective"),
+        pick(uniform(seed, "archetype", ent_id), {k: a.share for k, a in gen.archetypes.items() if a.effective}),
+    ).otherwise(
+        pick(uniform(seed, "archetype", ent_id), {k: a.share for k, a in gen.archetypes.items() if not a.effective})
+    )
 
     section = pick(uniform(seed, "section", ent_id), gen.section_weights)
     division = F.concat(F.col("province_code"), pick(uniform(seed, "division", ent_id), gen.division_suffixes))
-    org_body = F.lpad(F.pmod(ent_id * F.lit(_ORG_MULTIPLIER) + F.lit(_ORG_OFFSET), F.lit(_ORG_SPACE)).cast("string"), 8, "0")
+    org_body = F.lpad(
+        F.pmod(ent_id * F.lit(_ORG_MULTIPLIER) + F.lit(_ORG_OFFSET), F.lit(_ORG_SPACE)).cast("string"), 8, "0"
+    )
     words = gen.company_name_words
     company = F.concat(
         lookup(F.col("province_code"), province_names),
@@ -142,14 +164,22 @@ def enterprises(spark: SparkSession, gen: Generator, province_names: dict[str, s
         F.lit("有限公司"),
     )
     slots = max(gen.population.platforms_per_enterprise)
-    n_platforms = pick(uniform(seed, "n_platforms", ent_id), {str(k): v for k, v in gen.population.platforms_per_enterprise.items()}).cast("int")
+    n_platforms = pick(
+        uniform(seed, "n_platforms", ent_id), {str(k): v for k, v in gen.population.platforms_per_enterprise.items()}
+    ).cast("int")
     drawn = F.array(*[pick(uniform(seed, "platform", ent_id, F.lit(k)), gen.platform_weights) for k in range(slots)])
     users_low = lookup(F.col("archetype"), {k: a.users[0] for k, a in gen.archetypes.items()}, 1)
     users_high = lookup(F.col("archetype"), {k: a.users[1] for k, a in gen.archetypes.items()}, 1)
 
     return (
         # enough tasks that one task's rows (an enterprise has ~30 log rows a month) stay small
-        spark.range(lo, hi, numPartitions=max(spark.sparkContext.defaultParallelism, math.ceil((hi - lo) / gen.population.enterprises_per_task)))
+        spark.range(
+            lo,
+            hi,
+            numPartitions=max(
+                spark.sparkContext.defaultParallelism, math.ceil((hi - lo) / gen.population.enterprises_per_task)
+            ),
+        )
         .select(F.col("id").alias("ent_id"), pos.alias("_pos"))
         .withColumn("province_code", province)
         .withColumn("effective", effective)
@@ -192,28 +222,36 @@ def tenant_salts(prefixes: dict[str, str]) -> dict[str, int]:
 
 def tenant_id_of(prefixes: dict[str, str]) -> F.Column:
     """The tenant id of (ent_id, platform_id) rows."""
-    return tenant_id(lookup(F.col("platform_id"), prefixes), F.col("ent_id"), lookup(F.col("platform_id"), tenant_salts(prefixes)))
+    return tenant_id(
+        lookup(F.col("platform_id"), prefixes), F.col("ent_id"), lookup(F.col("platform_id"), tenant_salts(prefixes))
+    )
 
 
-def memberships(ents: DataFrame, gen: Generator, prefixes: dict[str, str], seed: int, registration_end: date) -> DataFrame:
+def memberships(
+    ents: DataFrame, gen: Generator, prefixes: dict[str, str], seed: int, registration_end: date
+) -> DataFrame:
     """One row per (enterprise, platform): the tenant as the platform's roster knows it."""
     days = (registration_end - gen.first_registration).days
     reg_day = int_between(uniform(seed, "registered", F.col("ent_id"), F.col("platform_id")), 0, days - 1)
     reg_second = int_between(uniform(seed, "registered_s", F.col("ent_id"), F.col("platform_id")), 8 * 3600, 18 * 3600)
     disagree = uniform(seed, "sector_disagree", F.col("ent_id"), F.col("platform_id")) < gen.sector_disagreement_rate
     other_section = pick(uniform(seed, "other_section", F.col("ent_id"), F.col("platform_id")), gen.section_weights)
-    return (
-        ents.select("ent_id", "credit_code", "company_name", "section_code", "sub_industry_id", F.posexplode("platforms").alias("slot", "platform_id"))
-        .select(
-            "ent_id",
-            "platform_id",
-            "slot",
-            tenant_id_of(prefixes).alias("tenant_id"),
-            "credit_code",
-            "company_name",
-            F.when(disagree, other_section).otherwise(F.col("section_code")).alias("declared_section"),
-            "sub_industry_id",
-            F.date_add(F.lit(gen.first_registration), reg_day.cast("int")).alias("_reg_date"),
-            reg_second.alias("_reg_second"),
-        )
+    return ents.select(
+        "ent_id",
+        "credit_code",
+        "company_name",
+        "section_code",
+        "sub_industry_id",
+        F.posexplode("platforms").alias("slot", "platform_id"),
+    ).select(
+        "ent_id",
+        "platform_id",
+        "slot",
+        tenant_id_of(prefixes).alias("tenant_id"),
+        "credit_code",
+        "company_name",
+        F.when(disagree, other_section).otherwise(F.col("section_code")).alias("declared_section"),
+        "sub_industry_id",
+        F.date_add(F.lit(gen.first_registration), reg_day.cast("int")).alias("_reg_date"),
+        reg_second.alias("_reg_second"),
     )

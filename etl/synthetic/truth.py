@@ -24,7 +24,9 @@ IDENTITY_KEYS = ("generator", "scale", "seed", "window", "passes", "config_sha25
 def config_sha256(*models) -> str:
     """A fingerprint of everything a pass's rows depend on besides scale and seed."""
     dumped = [m.model_dump(mode="json") if hasattr(m, "model_dump") else m for m in models]
-    return hashlib.sha256(json.dumps(dumped, sort_keys=True, ensure_ascii=False, default=str).encode("utf-8")).hexdigest()
+    return hashlib.sha256(
+        json.dumps(dumped, sort_keys=True, ensure_ascii=False, default=str).encode("utf-8")
+    ).hexdigest()
 
 
 def pass_path(truth_dir: str, part: str) -> str:

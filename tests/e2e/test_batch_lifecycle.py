@@ -14,17 +14,17 @@ from datetime import date
 
 import pytest
 from click.testing import CliRunner
-from tests.helpers import settings_for
 from pyspark.sql import functions as F
 from pyspark.testing import assertDataFrameEqual
 
 from etl import lake, outcomes
-from etl.config import FEED_NAMES
 from etl.catalog import Tables
+from etl.config import FEED_NAMES
 from jobs import ingest
 from jobs.cli import main
 from quality.runner import QualityGateFailed
 from quality.spec import load_quality
+from tests.helpers import settings_for
 
 ROSTERS_ONLY, FIRST_DAYS = date(2020, 5, 31), date(2020, 6, 5)
 
@@ -41,8 +41,14 @@ def _versions(spark, t: Tables) -> dict:
 
 def _silver_equal(spark, left: Tables, right: Tables, feeds=FEED_NAMES) -> None:
     for feed in feeds:
-        cols = [c for c in lake.read(spark, left.silver(feed)).columns if c not in ("batch_id", "ingested_at", "source_file")]
-        assertDataFrameEqual(lake.read(spark, left.silver(feed)).select(cols), lake.read(spark, right.silver(feed)).select(cols))
+        cols = [
+            c
+            for c in lake.read(spark, left.silver(feed)).columns
+            if c not in ("batch_id", "ingested_at", "source_file")
+        ]
+        assertDataFrameEqual(
+            lake.read(spark, left.silver(feed)).select(cols), lake.read(spark, right.silver(feed)).select(cols)
+        )
 
 
 @pytest.fixture(scope="module")
@@ -83,14 +89,32 @@ def rejected(spark, recovered, generated, tmp_path_factory) -> Step:
     conf = tmp_path_factory.mktemp("strict_conf") / "conf"
     shutil.copytree(step.settings.conf_dir, conf)
     path = conf / "quality.yaml"
-    path.write_text(path.read_text(encoding="utf-8").replace("action: quarantine, fail_above_percent: 20,", "action: quarantine, fail_above_percent: 0,"), encoding="utf-8")
+    path.write_text(
+        path.read_text(encoding="utf-8").replace(
+            "action: quarantine, fail_above_percent: 20,", "action: quarantine, fail_above_percent: 0,"
+        ),
+        encoding="utf-8",
+    )
     strict = step.settings.model_copy(update={"conf_dir": conf})
     step.seen["before"] = _versions(spark, t)
     with pytest.raises(QualityGateFailed) as err:
         ingest.run(spark, strict, until=FIRST_DAYS, quality=load_quality(strict))
     step.seen["error"] = err.value
     step.seen["after_api"] = _versions(spark, t)
-    cli = CliRunner().invoke(main, ["--conf", str(conf), "--lakehouse", step.settings.pipeline.lakehouse_root, "--landing", generated.landing, "ingest", "--until", str(FIRST_DAYS)])
+    cli = CliRunner().invoke(
+        main,
+        [
+            "--conf",
+            str(conf),
+            "--lakehouse",
+            step.settings.pipeline.lakehouse_root,
+            "--landing",
+            generated.landing,
+            "ingest",
+            "--until",
+            str(FIRST_DAYS),
+        ],
+    )
     step.seen["cli"] = cli
     step.seen["after_cli"] = _versions(spark, t)
     step.seen["manifest_rows"] = lake.read(spark, t.manifest).count()
@@ -123,12 +147,20 @@ def test_a_breached_fail_rule_stops_the_batch_before_anything_downstream_is_writ
     t = Tables(rejected.settings)
     err = rejected.seen["error"]
     message = str(err)
-    assert re.search(r"rule unknown_tenant \(quarantine, gate at 0\.0%\) failed on table silver\.logins in batch \S+: [\d,]+ of [\d,]+ rows", message)
+    assert re.search(
+        r"rule unknown_tenant \(quarantine, gate at 0\.0%\) failed on table silver\.logins in batch \S+: [\d,]+ of [\d,]+ rows",
+        message,
+    )
     assert "downstream tables were not written" in message
     assert rejected.seen["after_api"] == rejected.seen["before"]
     statuses = [r.status for r in lake.read(spark, t.batches).filter(F.col("batch_id") == err.batch_id).collect()]
     assert sorted(statuses) == ["rejected", "started"]
-    breached = lake.read(spark, t.quality_history).filter((F.col("batch_id") == err.batch_id) & F.col("gate_breached")).select("suite", "rule").collect()
+    breached = (
+        lake.read(spark, t.quality_history)
+        .filter((F.col("batch_id") == err.batch_id) & F.col("gate_breached"))
+        .select("suite", "rule")
+        .collect()
+    )
     assert [(r.suite, r.rule) for r in breached] == [("silver.logins", "unknown_tenant")]
     # the CLI says the same and exits non-zero; still nothing downstream is written
     cli = rejected.seen["cli"]
@@ -145,7 +177,10 @@ def test_incremental_batch_after_a_rejection_equals_one_shot(spark, resumed, rec
     result = resumed.seen["result"]
     assert result.batch_id and result.feeds["roster"].files == 0 and all(result.feeds[f].reconciled for f in FEED_NAMES)
     _silver_equal(spark, t, Tables(s_one))
-    q = lambda tables: lake.read(spark, tables.quarantine).select("feed", "reason_code", "raw_record")
-    assertDataFrameEqual(q(t), q(Tables(s_one)))
+
+    def quarantined(tables):
+        return lake.read(spark, tables.quarantine).select("feed", "reason_code", "raw_record")
+
+    assertDataFrameEqual(quarantined(t), quarantined(Tables(s_one)))
     assertDataFrameEqual(lake.read(spark, t.master), lake.read(spark, Tables(s_one).master))
     assert lake.read(spark, t.manifest).count() == lake.read(spark, Tables(s_one).manifest).count()

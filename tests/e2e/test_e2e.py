@@ -12,12 +12,10 @@ from pyspark.sql import functions as F
 from pyspark.testing import assertDataFrameEqual
 
 from etl import lake
-from etl.config import FEED_NAMES, load_generator
 from etl.catalog import Tables
+from etl.config import FEED_NAMES, load_generator
 from jobs import generate, ingest
-
 from tests.helpers import SCALE, SEED, tiny_generator
-
 
 
 def test_manifest_matches_what_was_written(generated):
@@ -38,12 +36,18 @@ def test_manifest_matches_what_was_written(generated):
 def test_generate_never_writes_over_an_earlier_feed(spark, settings, generated, tmp_path):
     out = str(Path(generated.landing).parent)
     # another seed and chunking: 1 pass, not 2, and another fingerprint of the config
-    with pytest.raises(generate.OutputExists, match=rf"^{re.escape(out)}/truth holds passes of another feed \(config_sha256: '[0-9a-f]{{64}}' != '[0-9a-f]{{64}}'; passes: 2 != 1; seed: 11 != 1\); give a new --out, or remove it first$"):
+    with pytest.raises(
+        generate.OutputExists,
+        match=rf"^{re.escape(out)}/truth holds passes of another feed \(config_sha256: '[0-9a-f]{{64}}' != '[0-9a-f]{{64}}'; passes: 2 != 1; seed: 11 != 1\); give a new --out, or remove it first$",
+    ):
         generate.run(spark, settings, load_generator(), SCALE, 1, out)
     # a folder holding anything but passes of iiap generate
     (tmp_path / "landing").mkdir()
     (tmp_path / "landing" / "old.csv").write_text("a,b\n")
-    with pytest.raises(generate.OutputExists, match=f"^{re.escape(str(tmp_path))}/landing already holds files; give a new --out, or remove it first"):
+    with pytest.raises(
+        generate.OutputExists,
+        match=f"^{re.escape(str(tmp_path))}/landing already holds files; give a new --out, or remove it first",
+    ):
         generate.run(spark, settings, tiny_generator(), SCALE, SEED, str(tmp_path))
 
 
@@ -55,7 +59,10 @@ def test_passes_written_by_separate_runs_make_the_same_feed(spark, settings, gen
     assert m["file_faults"] == {"redelivered": [], "renamed_column": [], "extra_column": []}  # they go into pass 00
     whole = json.loads(open(f"{generated.truth}/manifest.json").read())
     assert 0 < m["enterprises"] < whole["enterprises"] and m["files"] == later.files
-    with pytest.raises(generate.OutputExists, match=f"^passes 01 are already in {re.escape(str(out))}/truth/passes; a pass is never written twice \\(give a new --out for another feed\\)$"):
+    with pytest.raises(
+        generate.OutputExists,
+        match=f"^passes 01 are already in {re.escape(str(out))}/truth/passes; a pass is never written twice \\(give a new --out for another feed\\)$",
+    ):
         generate.run(spark, settings, tiny_generator(), SCALE, SEED, str(out), passes=[1])
     with pytest.raises(generate.OutputExists, match=r"holds passes of another feed \(seed: 11 != 12\)"):
         generate.run(spark, settings, tiny_generator(), SCALE, SEED + 1, str(out), passes=[0])
@@ -65,21 +72,32 @@ def test_passes_written_by_separate_runs_make_the_same_feed(spark, settings, gen
     stray = out / "landing" / "P01" / "logins" / "2020-06-02" / "P01_logins_20200602_00.jsonl"
     stray.parent.mkdir(parents=True, exist_ok=True)
     stray.write_text("{}\n")
-    with pytest.raises(generate.OutputExists, match=f"^1 file of passes 00, resend are in {re.escape(str(out))}/landing \\(e.g. {re.escape(str(stray))}\\) from a run"):
+    with pytest.raises(
+        generate.OutputExists,
+        match=f"^1 file of passes 00, resend are in {re.escape(str(out))}/landing \\(e.g. {re.escape(str(stray))}\\) from a run",
+    ):
         generate.run(spark, settings, tiny_generator(), SCALE, SEED, str(out), passes=[0])
     stray.unlink()
 
     first = generate.run(spark, settings, tiny_generator(), SCALE, SEED, str(out), passes=[0])
     assert first.manifest == whole | {"passes_written": [0, 1], "complete": True}
     for part in ("00", "01"):  # each pass's own record, file faults included (pass 00's only), as one run writes it
-        assert json.loads(open(f"{first.truth}/passes/{part}.json").read()) == json.loads(open(f"{generated.truth}/passes/{part}.json").read()), part
+        assert json.loads(open(f"{first.truth}/passes/{part}.json").read()) == json.loads(
+            open(f"{generated.truth}/passes/{part}.json").read()
+        ), part
     assert first.files + later.files == generated.files
 
     def contents(root) -> dict[str, str]:
-        return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in Path(root).rglob("*") if p.is_file()}
+        return {
+            str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in Path(root).rglob("*")
+            if p.is_file()
+        }
 
     assert contents(first.landing) == contents(generated.landing)  # byte for byte, every file
-    assertDataFrameEqual(spark.read.parquet(f"{first.truth}/enterprises"), spark.read.parquet(f"{generated.truth}/enterprises"))
+    assertDataFrameEqual(
+        spark.read.parquet(f"{first.truth}/enterprises"), spark.read.parquet(f"{generated.truth}/enterprises")
+    )
 
 
 @pytest.mark.parametrize(
@@ -91,8 +109,13 @@ def test_pass_lists(spec, expected):
 
 @pytest.mark.parametrize(
     ("spec", "message"),
-    [("", "'' is not a list of passes such as 3, 0-4 or 0,3,7-9"), ("a", "'a' is not a list"), ("1-", "'1-' is not a list"), ("-1", "'-1' is not a list"),
-     ("4-2", "'4-2': a range runs from low to high")],
+    [
+        ("", "'' is not a list of passes such as 3, 0-4 or 0,3,7-9"),
+        ("a", "'a' is not a list"),
+        ("1-", "'1-' is not a list"),
+        ("-1", "'-1' is not a list"),
+        ("4-2", "'4-2': a range runs from low to high"),
+    ],
 )
 def test_bad_pass_lists(spec, message):
     with pytest.raises(ValueError, match=f"^{re.escape(message)}"):
@@ -115,8 +138,19 @@ def test_every_injected_fault_is_found_with_its_exact_count(spark, one_shot, gen
         assert counts.reconciled
     # every fault class of the generator shows up at least once at this scale
     reasons = {reason for feed in truth.values() for reason in feed["quarantine"]}
-    assert reasons >= {"malformed_record", "missing_field", "unexpected_field", "invalid_credit_code", "unknown_tenant", "invalid_timestamp",
-                       "timestamp_out_of_window", "timestamp_in_future", "invalid_number", "negative_value", "implausible_value"}
+    assert reasons >= {
+        "malformed_record",
+        "missing_field",
+        "unexpected_field",
+        "invalid_credit_code",
+        "unknown_tenant",
+        "invalid_timestamp",
+        "timestamp_out_of_window",
+        "timestamp_in_future",
+        "invalid_number",
+        "negative_value",
+        "implausible_value",
+    }
 
 
 def test_silver_tables_are_canonical(spark, one_shot):
@@ -127,7 +161,11 @@ def test_silver_tables_are_canonical(spark, one_shot):
     assert logins.filter(F.col("credit_code").isNull()).count() == 0
     assert logins.select(F.min("event_date"), F.max("event_date")).first() == (date(2020, 6, 1), date(2020, 6, 30))
     usage = lake.read(spark, t.silver("resource_usage"))
-    assert {r.resource_kind: r.unit for r in usage.select("resource_kind", "unit").distinct().collect()} == {"compute": "core_hours", "storage": "bytes", "app_session": "count"}
+    assert {r.resource_kind: r.unit for r in usage.select("resource_kind", "unit").distinct().collect()} == {
+        "compute": "core_hours",
+        "storage": "bytes",
+        "app_session": "count",
+    }
     master = lake.read(spark, t.master)
     roster = lake.read(spark, t.silver("roster"))
     assert master.count() == roster.select("credit_code").distinct().count()

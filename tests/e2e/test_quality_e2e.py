@@ -6,10 +6,9 @@ import pytest
 from pyspark.sql import functions as F
 
 from etl import lake
-from etl.config import FEED_NAMES
 from etl.catalog import Tables
+from etl.config import FEED_NAMES
 from jobs import quality as quality_job
-
 
 
 def test_each_injected_fault_is_caught_by_a_named_rule_with_its_exact_count(one_shot, generated):
@@ -32,10 +31,15 @@ def test_history_table_and_data_docs_are_written_on_every_run(spark, one_shot):
     history = lake.read(spark, Tables(s).quality_history).filter(F.col("batch_id") == result.batch_id)
     assert history.count() == len(result.quality)
     row = history.filter((F.col("suite") == "silver.logins") & (F.col("rule") == "unknown_tenant")).first()
-    assert row.action == "quarantine" and row.unexpected_count > 0 and len(row.unexpected_samples) == 0  # NULLs: samples are the missing values
+    assert (
+        row.action == "quarantine" and row.unexpected_count > 0 and len(row.unexpected_samples) == 0
+    )  # NULLs: samples are the missing values
     # the volume rule observed every (platform, delivery) of every feed
     volume = history.filter(F.col("rule") == "delivery_volume").select(F.explode("observed")).count()
-    assert volume == sum(lake.read(spark, Tables(s).bronze(f)).select("platform_id", "delivery_date").distinct().count() for f in FEED_NAMES)
+    assert volume == sum(
+        lake.read(spark, Tables(s).bronze(f)).select("platform_id", "delivery_date").distinct().count()
+        for f in FEED_NAMES
+    )
     docs = result.quality_docs.removeprefix("file://")
     assert open(docs, encoding="utf-8").read().count(result.batch_id) > 0
 
@@ -47,7 +51,9 @@ def test_iiap_quality_validates_the_latest_batch_on_its_own(spark, settings, one
     checked = quality_job.run(spark, s)
     assert checked.batch_id == result.batch_id and checked.breaches == []
     by_rule = {(o.suite, o.rule, o.column): o.unexpected_count for o in checked.outcomes if o.action == "quarantine"}
-    assert by_rule == {(o.suite, o.rule, o.column): o.unexpected_count for o in result.quality if o.action == "quarantine"}
+    assert by_rule == {
+        (o.suite, o.rule, o.column): o.unexpected_count for o in result.quality if o.action == "quarantine"
+    }
     assert lake.read(spark, t.quality_history).filter(F.col("run_kind") == "quality").count() == len(checked.outcomes)
     assert {p: lake.version(spark, p) for p in t.written_by_ingest()} == silver_versions
     with pytest.raises(quality_job.UnknownBatch, match="batch nope has no rows in bronze"):

@@ -14,13 +14,19 @@ def test_a_frame_with_the_declared_columns_is_written_as_its_entry_says(spark, s
     t.write(rows, "ops.batches")  # append
     assert lake.read(spark, t.batches).count() == 2
     assert [(f.name, f.nullable) for f in lake.read(spark, t.batches).schema.fields] == [
-        ("batch_id", False), ("status", False), ("at", False), ("files", False), ("table_versions", True)
+        ("batch_id", False),
+        ("status", False),
+        ("at", False),
+        ("files", False),
+        ("table_versions", True),
     ]
 
 
 def test_a_drifted_frame_is_refused_before_anything_is_written(spark, settings, tmp_path):
     t = Tables(settings_for(settings, tmp_path, "unused"))
-    frame = spark.createDataFrame([("b1", "started", 3, "extra")], "batch_id string, status string, files bigint, note string")
+    frame = spark.createDataFrame(
+        [("b1", "started", 3, "extra")], "batch_id string, status string, files bigint, note string"
+    )
     with pytest.raises(SchemaMismatch) as err:
         t.write(frame, "ops.batches")
     assert str(err.value) == (

@@ -39,5 +39,7 @@ def test_column_rules_agree_with_python(spark):
     df = spark.createDataFrame([(c,) for c in codes], "code string")
     got = [r.p for r in df.select(cc.problem_col(F.col("code")).alias("p")).collect()]
     assert got == [cc.problem(c) for c in codes]
-    built = spark.createDataFrame([("91", "440300", "19220382")], "a string, d string, o string").select(cc.make_col(F.col("a"), F.col("d"), F.col("o")).alias("c"))
+    built = spark.createDataFrame([("91", "440300", "19220382")], "a string, d string, o string").select(
+        cc.make_col(F.col("a"), F.col("d"), F.col("o")).alias("c")
+    )
     assert built.first().c == "914403001922038216"

@@ -45,7 +45,9 @@ def test_a_chunk_of_enterprises_is_the_same_rows_as_in_the_whole(spark, settings
     gen = load_generator()
     provinces = {r["province_code"]: r["name_zh"] for r in reference.rows(settings.reference_dir, "provinces")}
     whole = enterprises(spark, gen, provinces, 0.0001, 5)
-    parts = enterprises(spark, gen, provinces, 0.0001, 5, (0, 400)).unionByName(enterprises(spark, gen, provinces, 0.0001, 5, (400, 1085)))
+    parts = enterprises(spark, gen, provinces, 0.0001, 5, (0, 400)).unionByName(
+        enterprises(spark, gen, provinces, 0.0001, 5, (400, 1085))
+    )
     assert whole.count() == 1085
     assertDataFrameEqual(parts, whole)
     with pytest.raises(ValueError, match=r"enterprise ids \[1000, 1086\) are outside \[0, 1085\)"):
@@ -58,18 +60,26 @@ def _written(tmp_path):
 
 def test_gbk_lines_are_written_verbatim_one_file_per_run_in_order(spark, tmp_path):
     lines = ['{"name": "北京华瑞制造有限公司", "v": 1.5}', 'a,"b, c",  d  ', "  leading", '{"truncated": "ab']
-    rows = [("P01/logins/2020-06-01/a.jsonl.gz", i, line) for i, line in enumerate(lines)] + [("P01/logins/2020-06-02/b.jsonl.gz", 0, "其他")]
+    rows = [("P01/logins/2020-06-01/a.jsonl.gz", i, line) for i, line in enumerate(lines)] + [
+        ("P01/logins/2020-06-02/b.jsonl.gz", 0, "其他")
+    ]
     df = spark.createDataFrame(rows[::-1], "file string, i int, line string")  # written in `order`, not as given
     formats = {"P01/logins": FileFormat("text", "GBK", gzip=True)}
     written = write_files(df, str(tmp_path), formats, ["i"], 3)
-    assert [(f, n) for f, n, _ in written] == [("P01/logins/2020-06-01/a.jsonl.gz", 4), ("P01/logins/2020-06-02/b.jsonl.gz", 1)]
+    assert [(f, n) for f, n, _ in written] == [
+        ("P01/logins/2020-06-01/a.jsonl.gz", 4),
+        ("P01/logins/2020-06-02/b.jsonl.gz", 1),
+    ]
     a = tmp_path / "P01/logins/2020-06-01/a.jsonl.gz"
     assert written[0][2] == a.stat().st_size
     assert gzip.decompress(a.read_bytes()).decode("gbk") == "\n".join(lines) + "\n"
     assert [r.line for r in read_lines(spark, [str(a)], "GBK").collect()] == lines
     first = a.read_bytes()
     write_files(df, str(tmp_path), formats, ["i"], 1)  # the same rows give the same bytes (gzip without a timestamp)
-    assert a.read_bytes() == first and _written(tmp_path) == ["P01/logins/2020-06-01/a.jsonl.gz", "P01/logins/2020-06-02/b.jsonl.gz"]
+    assert a.read_bytes() == first and _written(tmp_path) == [
+        "P01/logins/2020-06-01/a.jsonl.gz",
+        "P01/logins/2020-06-02/b.jsonl.gz",
+    ]
 
 
 def test_parquet_files_hold_the_platforms_struct_fields(spark, tmp_path):
@@ -87,21 +97,37 @@ def test_expand_copies_adds_duplicates_and_redelivered_files(spark):
     from etl.synthetic.faults import Delivery, FileFaults, expand_copies
 
     rows = spark.createDataFrame(
-        [("P01", "2020-06-02", 1, "none", "silver"), ("P01", "2020-06-02", 2, "duplicate_record", "silver"), ("P01", "2020-06-02", 3, "negative_value", "negative_value"),
-         ("P02", "2020-06-02", 4, "duplicate_record", "silver")],
+        [
+            ("P01", "2020-06-02", 1, "none", "silver"),
+            ("P01", "2020-06-02", 2, "duplicate_record", "silver"),
+            ("P01", "2020-06-02", 3, "negative_value", "negative_value"),
+            ("P02", "2020-06-02", 4, "duplicate_record", "silver"),
+        ],
         "platform_id string, delivery_date string, rid long, fault string, outcome string",
     ).withColumn("delivery_date", F.to_date("delivery_date"))
     resend = FileFaults(frozenset({Delivery("P01", "logins", "2020-06-02")}), frozenset(), frozenset())
     got = expand_copies(rows, resend, "logins", "01").select("platform_id", "rid", "copy", "part", "outcome")
     expected = [
-        ("P01", 1, 0, "01", "silver"), ("P01", 1, 0, "resend", "duplicate"),
-        ("P01", 2, 0, "01", "silver"), ("P01", 2, 1, "01", "duplicate"), ("P01", 2, 0, "resend", "duplicate"), ("P01", 2, 1, "resend", "duplicate"),
-        ("P01", 3, 0, "01", "negative_value"), ("P01", 3, 0, "resend", "negative_value"),  # a bad row is bad again, not a duplicate
-        ("P02", 4, 0, "01", "silver"), ("P02", 4, 1, "01", "duplicate"),
+        ("P01", 1, 0, "01", "silver"),
+        ("P01", 1, 0, "resend", "duplicate"),
+        ("P01", 2, 0, "01", "silver"),
+        ("P01", 2, 1, "01", "duplicate"),
+        ("P01", 2, 0, "resend", "duplicate"),
+        ("P01", 2, 1, "resend", "duplicate"),
+        ("P01", 3, 0, "01", "negative_value"),
+        ("P01", 3, 0, "resend", "negative_value"),  # a bad row is bad again, not a duplicate
+        ("P02", 4, 0, "01", "silver"),
+        ("P02", 4, 1, "01", "duplicate"),
     ]
-    assertDataFrameEqual(got, spark.createDataFrame(expected, "platform_id string, rid long, copy int, part string, outcome string"))
+    assertDataFrameEqual(
+        got, spark.createDataFrame(expected, "platform_id string, rid long, copy int, part string, outcome string")
+    )
     # another feed's redelivery, or none: originals and their duplicate copies only
-    assert expand_copies(rows, resend, "traffic", "00").count() == expand_copies(rows, FileFaults.none(), "traffic", "00").count() == 6
+    assert (
+        expand_copies(rows, resend, "traffic", "00").count()
+        == expand_copies(rows, FileFaults.none(), "traffic", "00").count()
+        == 6
+    )
     with pytest.raises(Exception, match="fault"):
         expand_copies(rows.drop("fault"), resend, "logins", "01").collect()
 
@@ -111,7 +137,9 @@ def test_the_cli_loads_the_index_engine_only_when_asked():
     import sys
 
     probe = "import sys, jobs.cli; print(sorted(m for m in ('pandas', 'scipy', 'analytics.index') if m in sys.modules))"
-    assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.strip() == "[]"
+    assert (
+        subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.strip() == "[]"
+    )
     from click.testing import CliRunner
 
     from jobs.cli import main
@@ -124,7 +152,17 @@ def test_sql_literals_type_as_lit_does():
     from etl.synthetic.rand import sql_literal
 
     assert [sql_literal(v) for v in ("it's", "a\\b", "中文", 7, 2**40, 0.1, -2.5, True, False, None)] == [
-        "'it\\'s'", "'a\\\\b'", "'中文'", "7", "1099511627776", "0.1D", "-2.5D", "true", "false", "NULL"]
+        "'it\\'s'",
+        "'a\\\\b'",
+        "'中文'",
+        "7",
+        "1099511627776",
+        "0.1D",
+        "-2.5D",
+        "true",
+        "false",
+        "NULL",
+    ]
     with pytest.raises(ValueError, match="no SQL literal for nan"):
         sql_literal(float("nan"))
     with pytest.raises(TypeError, match="no SQL literal for list"):
@@ -134,8 +172,15 @@ def test_sql_literals_type_as_lit_does():
 def test_pick_choose_and_lookup_from_literal_sql(spark):
     from etl.synthetic.rand import choose, lookup, pick
 
-    df = spark.createDataFrame([(0.0, "x"), (0.0999, "it's"), (0.1, "y"), (0.3, None), (0.35, "x"), (0.9999, "zz")], "u double, k string")
-    weights = {"a": 1, "b": 2, "never": 0, "c": 7}  # cumulative 0.1, 0.1 + 0.2 (> 0.3 in floating point), the same: `never` can't be drawn
+    df = spark.createDataFrame(
+        [(0.0, "x"), (0.0999, "it's"), (0.1, "y"), (0.3, None), (0.35, "x"), (0.9999, "zz")], "u double, k string"
+    )
+    weights = {
+        "a": 1,
+        "b": 2,
+        "never": 0,
+        "c": 7,
+    }  # cumulative 0.1, 0.1 + 0.2 (> 0.3 in floating point), the same: `never` can't be drawn
     got = df.select(
         "u",
         pick(F.col("u"), weights).alias("picked"),
@@ -144,8 +189,14 @@ def test_pick_choose_and_lookup_from_literal_sql(spark):
         pick(F.col("u"), {"only": 3}).alias("single"),
     )
     expected = spark.createDataFrame(
-        [(0.0, "a", "p", 1.5, "only"), (0.0999, "a", "p", 2.0, "only"), (0.1, "b", "p", -1.0, "only"), (0.3, "b", "p", -1.0, "only"),
-         (0.35, "c", "q", 1.5, "only"), (0.9999, "c", "r", -1.0, "only")],
+        [
+            (0.0, "a", "p", 1.5, "only"),
+            (0.0999, "a", "p", 2.0, "only"),
+            (0.1, "b", "p", -1.0, "only"),
+            (0.3, "b", "p", -1.0, "only"),
+            (0.35, "c", "q", 1.5, "only"),
+            (0.9999, "c", "r", -1.0, "only"),
+        ],
         "u double, picked string, chosen string, looked_up double, single string",
     )
     assertDataFrameEqual(got, expected)

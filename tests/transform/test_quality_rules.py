@@ -7,12 +7,12 @@ import pytest
 from pyspark.sql import functions as F
 from pyspark.testing import assertDataFrameEqual
 
+from etl.catalog import GOLD_TABLES
 from etl.model import ConfigError
-from quality.references import MissingReferenceTable, with_found_flags
-from quality.routing import route
 from quality.context import RuleContext
 from quality.forms import broken, with_key_counts
-from etl.catalog import GOLD_TABLES
+from quality.references import MissingReferenceTable, with_found_flags
+from quality.routing import route
 from quality.runner import QualityGateFailed, Validator
 from quality.spec import QualitySpec, Rule, load_quality
 
@@ -26,10 +26,34 @@ GOOD_CODE, BAD_CHECK_CODE = "91350100M000100Y43", "91350100M000100Y44"
 
 # (rule, schema, breaking rows, passing rows, expected broken count in the breaking rows)
 CASES = {
-    "not_null": (Rule(name="r", check="not_null", column="v", action="quarantine", doc="d"), "v string", [("a",), (None,), (None,)], [("a",), ("b",)], 2),
-    "is_null": (Rule(name="r", check="is_null", column="v", action="quarantine", doc="d"), "v string", [(None,), ("x",)], [(None,)], 1),
-    "between": (Rule(name="r", check="between", column="v", min=0, max=10, action="quarantine", doc="d"), "v double", [(-1.0,), (5.0,), (11.0,), (None,)], [(0.0,), (10.0,), (None,)], 2),
-    "between_max_from": (Rule(name="r", check="between", column="v", max_from="traffic_bytes", action="quarantine", doc="d"), "v double", [(100.5,), (3.0,)], [(100.0,)], 1),
+    "not_null": (
+        Rule(name="r", check="not_null", column="v", action="quarantine", doc="d"),
+        "v string",
+        [("a",), (None,), (None,)],
+        [("a",), ("b",)],
+        2,
+    ),
+    "is_null": (
+        Rule(name="r", check="is_null", column="v", action="quarantine", doc="d"),
+        "v string",
+        [(None,), ("x",)],
+        [(None,)],
+        1,
+    ),
+    "between": (
+        Rule(name="r", check="between", column="v", min=0, max=10, action="quarantine", doc="d"),
+        "v double",
+        [(-1.0,), (5.0,), (11.0,), (None,)],
+        [(0.0,), (10.0,), (None,)],
+        2,
+    ),
+    "between_max_from": (
+        Rule(name="r", check="between", column="v", max_from="traffic_bytes", action="quarantine", doc="d"),
+        "v double",
+        [(100.5,), (3.0,)],
+        [(100.0,)],
+        1,
+    ),
     "in_window": (
         Rule(name="r", check="in_window", column="v", action="quarantine", doc="d"),
         "v timestamp",
@@ -44,11 +68,41 @@ CASES = {
         [(1, 2), (2, 2)],
         1,
     ),
-    "in_set_reference": (Rule(name="r", check="in_set", column="v", reference="platforms.platform_id", action="quarantine", doc="d"), "v string", [("P99",), ("P01",), (None,)], [("P02",)], 1),
-    "in_set_values": (Rule(name="r", check="in_set", column="v", values=("a", "b"), action="quarantine", doc="d"), "v string", [("c",), ("",), ("a",)], [("b",)], 2),
-    "credit_code": (Rule(name="r", check="credit_code", column="v", action="quarantine", doc="d"), "v string", [(BAD_CHECK_CODE,), ("bad",), (GOOD_CODE,), ("",)], [(GOOD_CODE,), (None,)], 3),
-    "whole_number": (Rule(name="r", check="whole_number", column="v", action="quarantine", doc="d"), "v double", [(1.5,), (2.0,)], [(3.0,), (None,)], 1),
-    "columns_any": (Rule(name="r", check="not_null", columns=("a", "b"), action="quarantine", doc="d"), "a string, b string", [("x", None), (None, "y"), ("x", "y")], [("x", "y")], 2),
+    "in_set_reference": (
+        Rule(name="r", check="in_set", column="v", reference="platforms.platform_id", action="quarantine", doc="d"),
+        "v string",
+        [("P99",), ("P01",), (None,)],
+        [("P02",)],
+        1,
+    ),
+    "in_set_values": (
+        Rule(name="r", check="in_set", column="v", values=("a", "b"), action="quarantine", doc="d"),
+        "v string",
+        [("c",), ("",), ("a",)],
+        [("b",)],
+        2,
+    ),
+    "credit_code": (
+        Rule(name="r", check="credit_code", column="v", action="quarantine", doc="d"),
+        "v string",
+        [(BAD_CHECK_CODE,), ("bad",), (GOOD_CODE,), ("",)],
+        [(GOOD_CODE,), (None,)],
+        3,
+    ),
+    "whole_number": (
+        Rule(name="r", check="whole_number", column="v", action="quarantine", doc="d"),
+        "v double",
+        [(1.5,), (2.0,)],
+        [(3.0,), (None,)],
+        1,
+    ),
+    "columns_any": (
+        Rule(name="r", check="not_null", columns=("a", "b"), action="quarantine", doc="d"),
+        "a string, b string",
+        [("x", None), (None, "y"), ("x", "y")],
+        [("x", "y")],
+        2,
+    ),
 }
 
 
@@ -78,15 +132,37 @@ def test_rule_breaking_and_passing_frames(spark, validator, case):
 
 
 def test_exists_in_flags_values_missing_from_a_lakehouse_table_without_collecting_them(spark, validator):
-    rule = Rule(name="in_master", check="exists_in", column="code", table="silver.enterprise_master", key="credit_code", action="fail", doc="d")
+    rule = Rule(
+        name="in_master",
+        check="exists_in",
+        column="code",
+        table="silver.enterprise_master",
+        key="credit_code",
+        action="fail",
+        doc="d",
+    )
     master = spark.createDataFrame([("A",), ("B",), ("B",)], "credit_code string")
     frame = spark.createDataFrame([("A", 1), ("C", 2), ("C", 3), (None, 4), ("B", 5)], "code string, n int")
     flagged = with_found_flags(frame, (rule,), {"silver.enterprise_master": master})
-    assert sorted((r.n, r["_in_master__code__found"]) for r in flagged.collect()) == [(1, True), (2, False), (3, False), (4, None), (5, True)]
+    assert sorted((r.n, r["_in_master__code__found"]) for r in flagged.collect()) == [
+        (1, True),
+        (2, False),
+        (3, False),
+        (4, None),
+        (5, True),
+    ]
     assert flagged.filter(broken(rule, CTX)).count() == 2  # the routing condition agrees (NULL keys are not broken)
     (outcome,) = validator.validate("t.exists_in", flagged, (rule,))
-    assert (outcome.success, outcome.unexpected_count, outcome.element_count, outcome.gate_breached) == (False, 2, 5, True)
-    with pytest.raises(MissingReferenceTable, match=r"rule in_master: table silver.enterprise_master is not available here \(have: none\)"):
+    assert (outcome.success, outcome.unexpected_count, outcome.element_count, outcome.gate_breached) == (
+        False,
+        2,
+        5,
+        True,
+    )
+    with pytest.raises(
+        MissingReferenceTable,
+        match=r"rule in_master: table silver.enterprise_master is not available here \(have: none\)",
+    ):
         with_found_flags(frame, (rule,), {})
 
 
@@ -97,11 +173,22 @@ def test_first_breaking_rule_wins_and_ge_counts_follow_precedence(spark, validat
         Rule(name="invalid_number", check="not_null", column="v", action="quarantine", doc="d"),
         Rule(name="too_big", check="between", column="v", max=10, action="warn", doc="d"),
     )
-    df = spark.createDataFrame([("bad line", None), (None, None), (None, 3.0), (None, 50.0)], "parse_error string, v double")
+    df = spark.createDataFrame(
+        [("bad line", None), (None, None), (None, 3.0), (None, 50.0)], "parse_error string, v double"
+    )
     routed = route(df, rules, CTX)
-    assert [r.reason_code for r in routed.orderBy("v", "parse_error").collect()] == ["invalid_number", "malformed_record", None, None]
+    assert [r.reason_code for r in routed.orderBy("v", "parse_error").collect()] == [
+        "invalid_number",
+        "malformed_record",
+        None,
+        None,
+    ]
     outcomes = {o.rule: o for o in validator.validate("t.precedence", routed, rules, routed=True)}
-    assert (outcomes["malformed_record"].unexpected_count, outcomes["invalid_number"].unexpected_count, outcomes["too_big"].unexpected_count) == (1, 1, 1)
+    assert (
+        outcomes["malformed_record"].unexpected_count,
+        outcomes["invalid_number"].unexpected_count,
+        outcomes["too_big"].unexpected_count,
+    ) == (1, 1, 1)
     assert outcomes["too_big"].element_count == 2  # warn rules judge the rows that go on
     assert not outcomes["too_big"].gate_breached
 
@@ -112,7 +199,9 @@ def test_a_null_condition_still_routes_the_row_to_exactly_one_side(spark):
         Rule(name="neg", check="between", column="v", min=0, action="quarantine", doc="d"),
         Rule(name="late", check="not_after", column="v", limit_column="lim", action="quarantine", doc="d"),
     )
-    df = spark.createDataFrame([(float("nan"), 1.0), (None, 1.0), (2.0, None), (5.0, 1.0), (0.5, 1.0)], "v double, lim double")
+    df = spark.createDataFrame(
+        [(float("nan"), 1.0), (None, 1.0), (2.0, None), (5.0, 1.0), (0.5, 1.0)], "v double, lim double"
+    )
     routed = route(df, rules, CTX)
     clean = routed.filter(F.col("reason_code").isNull()).count()
     parked = routed.filter(F.col("reason_code").isNotNull()).count()
@@ -122,7 +211,9 @@ def test_a_null_condition_still_routes_the_row_to_exactly_one_side(spark):
 
 def test_unique_rule_counts_repeated_keys_among_outcomes(spark, validator):
     rule = Rule(name="natural_key_unique", check="unique", columns=("k",), among=("new",), action="fail", doc="d")
-    df = spark.createDataFrame([("a", "new"), ("a", "new"), ("b", "new"), ("b", "duplicate"), ("c", "quarantine")], "k string, outcome string")
+    df = spark.createDataFrame(
+        [("a", "new"), ("a", "new"), ("b", "new"), ("b", "duplicate"), ("c", "quarantine")], "k string, outcome string"
+    )
     [o] = validator.validate("t.unique", df, (rule,))
     assert (o.success, o.element_count, o.unexpected_count, o.gate_breached, o.samples) == (False, 3, 2, True, ("a",))
     clean = spark.createDataFrame([("a", "new"), ("a", "duplicate")], "k string, outcome string")
@@ -133,7 +224,8 @@ def test_unique_rule_counts_repeated_keys_among_outcomes(spark, validator):
 def test_unique_rule_on_a_compound_key_ignores_only_rows_missing_every_column(spark, validator):
     rule = Rule(name="key_unique", check="unique", columns=("a", "b"), action="fail", doc="d")
     df = spark.createDataFrame(
-        [("x", 1), ("x", 1), ("x", 2), ("y", None), ("y", None), (None, None), (None, None), (None, 3)], "a string, b int"
+        [("x", 1), ("x", 1), ("x", 2), ("y", None), ("y", None), (None, None), (None, None), (None, 3)],
+        "a string, b int",
     )
     [o] = validator.validate("t.compound", df, (rule,))
     # (x,1) twice and (y,NULL) twice repeat; the two all-NULL keys are not judged
@@ -142,10 +234,13 @@ def test_unique_rule_on_a_compound_key_ignores_only_rows_missing_every_column(sp
 
 def test_key_counts_are_null_on_rows_the_rule_does_not_judge(spark):
     rule = Rule(name="u", check="unique", columns=("k",), among=("new",), action="fail", doc="d")
-    df = spark.createDataFrame([("a", "new"), ("a", "new"), ("a", "duplicate"), (None, "new"), ("b", "new")], "k string, outcome string")
+    df = spark.createDataFrame(
+        [("a", "new"), ("a", "new"), ("a", "duplicate"), (None, "new"), ("b", "new")], "k string, outcome string"
+    )
     got = with_key_counts(df, (rule,))
     expected = spark.createDataFrame(
-        [("a", "new", 2), ("a", "new", 2), ("a", "duplicate", None), (None, "new", None), ("b", "new", 1)], "k string, outcome string, _u__rows long"
+        [("a", "new", 2), ("a", "new", 2), ("a", "duplicate", None), (None, "new", None), ("b", "new", 1)],
+        "k string, outcome string, _u__rows long",
     )
     assertDataFrameEqual(got, expected)
     assert with_key_counts(got, (rule,)).columns == got.columns  # a frame that has the count keeps it
@@ -160,15 +255,28 @@ def test_fail_above_percent_turns_a_quarantine_rule_into_a_gate(spark, validator
     assert (t.unexpected_percent, t.gate_breached) == (25.0, False)
     assert (f.unexpected_percent, f.gate_breached) == (75.0, True)
     err = QualityGateFailed("b1", [f])
-    assert "rule bad_code (quarantine, gate at 30.0%) failed on table t.flood in batch b1: 3 of 4 rows (75.00%)" in str(err)
+    assert "rule bad_code (quarantine, gate at 30.0%) failed on table t.flood in batch b1: 3 of 4 rows (75.00%)" in str(
+        err
+    )
 
 
 def test_history_rows_and_data_docs_are_written(spark, validator, tmp_path):
     rule = Rule(name="r", check="not_null", column="v", action="warn", doc="d")
-    validator.validate("silver.t", spark.createDataFrame([("a",), (None,)], "v string"), (rule,), observed={"r": {"k": 2.0}})
+    validator.validate(
+        "silver.t", spark.createDataFrame([("a",), (None,)], "v string"), (rule,), observed={"r": {"k": 2.0}}
+    )
     validator.record()
     [row] = spark.read.format("delta").load(str(tmp_path / "history")).collect()
-    assert (row.batch_id, row.run_kind, row.suite, row.rule, row.column, row.action, row.success, row.gate_breached) == ("b1", "test", "silver.t", "r", "v", "warn", False, False)
+    assert (
+        row.batch_id,
+        row.run_kind,
+        row.suite,
+        row.rule,
+        row.column,
+        row.action,
+        row.success,
+        row.gate_breached,
+    ) == ("b1", "test", "silver.t", "r", "v", "warn", False, False)
     assert (row.element_count, row.unexpected_count, row.unexpected_percent, row.observed) == (2, 1, 50.0, {"k": 2.0})
     assert validator.docs_index.startswith("file://") and validator.docs_index.endswith("index.html")
     # one page per validation: suite silver.t, run named after the batch
@@ -182,10 +290,22 @@ def test_history_rows_and_data_docs_are_written(spark, validator, tmp_path):
 @pytest.mark.parametrize(
     ("edit", "message"),
     [
-        (lambda s: s.replace("check: is_null,", "check: is_nul,", 1), "groups.structure[malformed_record]: rule malformed_record: unknown check 'is_nul' (known: between, columns, credit_code, exists_in, in_set, in_window, is_null, not_after, not_null, province_share, unique, volume, whole_number)"),
-        (lambda s: s.replace("max_from: traffic_bytes", "max_from: traffic_gigabytes"), "max_from: unknown limit 'traffic_gigabytes'"),
-        (lambda s: s.replace("- {include: event_time}", "- {include: event_times}", 1), "suites.silver.logins: unknown group 'event_times' (known: delivery, event_time, structure)"),
-        (lambda s: s.replace("reference: apps.app_id", "reference: applications.app_id"), "unknown reference table 'applications'"),
+        (
+            lambda s: s.replace("check: is_null,", "check: is_nul,", 1),
+            "groups.structure[malformed_record]: rule malformed_record: unknown check 'is_nul' (known: between, columns, credit_code, exists_in, in_set, in_window, is_null, not_after, not_null, province_share, unique, volume, whole_number)",
+        ),
+        (
+            lambda s: s.replace("max_from: traffic_bytes", "max_from: traffic_gigabytes"),
+            "max_from: unknown limit 'traffic_gigabytes'",
+        ),
+        (
+            lambda s: s.replace("- {include: event_time}", "- {include: event_times}", 1),
+            "suites.silver.logins: unknown group 'event_times' (known: delivery, event_time, structure)",
+        ),
+        (
+            lambda s: s.replace("reference: apps.app_id", "reference: applications.app_id"),
+            "unknown reference table 'applications'",
+        ),
     ],
 )
 def test_quality_config_errors_name_the_file_and_key(settings, tmp_path, edit, message):
@@ -199,12 +319,20 @@ def test_quality_config_errors_name_the_file_and_key(settings, tmp_path, edit, m
 def test_shipped_rules_load(settings):
     spec = load_quality(settings)
     assert [r.name for r in spec.row_rules("silver.logins")] == [
-        "malformed_record", "missing_field", "unexpected_field", "unknown_tenant", "invalid_timestamp", "timestamp_in_future", "timestamp_out_of_window",
+        "malformed_record",
+        "missing_field",
+        "unexpected_field",
+        "unknown_tenant",
+        "invalid_timestamp",
+        "timestamp_in_future",
+        "timestamp_out_of_window",
     ]
     assert {r.check for r in spec.table_rules("silver.logins")} == {"unique", "province_share"}
-    assert set(spec.suites) == {f"{layer}.{feed}" for layer in ("bronze", "silver") for feed in ("roster", "logins", "resource_usage", "traffic")} | {"silver.enterprise_master"} | {
-        f"gold.{t}" for t in GOLD_TABLES
-    }
+    assert set(spec.suites) == {
+        f"{layer}.{feed}"
+        for layer in ("bronze", "silver")
+        for feed in ("roster", "logins", "resource_usage", "traffic")
+    } | {"silver.enterprise_master"} | {f"gold.{t}" for t in GOLD_TABLES}
     # every gold rule is a gate
     assert {r.action for t in spec.suites if t.startswith("gold.") for r in spec.suite(t)} == {"fail"}
 
@@ -213,9 +341,15 @@ def test_a_later_run_on_the_same_ge_project_replaces_the_suite(spark, tmp_path):
     # Every batch opens the lakehouse's GE project again and re-declares its suites from conf/.
     spec = QualitySpec(unexpected_samples=3, context_root=None, suites={})
     df = spark.createDataFrame([("a",), (None,)], "v string")
-    for batch, rule in (("b1", Rule(name="r", check="not_null", column="v", action="warn", doc="d")), ("b2", Rule(name="r", check="is_null", column="v", action="warn", doc="d"))):
+    for batch, rule in (
+        ("b1", Rule(name="r", check="not_null", column="v", action="warn", doc="d")),
+        ("b2", Rule(name="r", check="is_null", column="v", action="warn", doc="d")),
+    ):
         v = Validator(spark, spec, CTX, str(tmp_path / "gx"), str(tmp_path / "history"), batch, "test")
         [o] = v.validate("silver.t", df, (rule,))
         v.record()
         assert (o.rule, o.unexpected_count) == ("r", 1)
-    assert sorted(r.batch_id for r in spark.read.format("delta").load(str(tmp_path / "history")).collect()) == ["b1", "b2"]
+    assert sorted(r.batch_id for r in spark.read.format("delta").load(str(tmp_path / "history")).collect()) == [
+        "b1",
+        "b2",
+    ]

@@ -1,6 +1,6 @@
 """The table catalogue: one entry per table, the README's list is the catalogue's, jobs take their tables from it."""
 
-from etl.catalog import CATALOG, GOLD_TABLES, TABLES, Tables, entry, readme_rows, read_by, written_by
+from etl.catalog import CATALOG, GOLD_TABLES, TABLES, Tables, entry, read_by, readme_rows, written_by
 from etl.config import PROJECT_ROOT
 
 
@@ -14,17 +14,33 @@ def test_readme_lists_exactly_the_catalogue():
 def test_every_table_once_with_its_writer_suite_and_layout():
     assert len(CATALOG) == len(TABLES) == 35
     assert [t.id for t in written_by("classify")] == [f"gold.{g}" for g in GOLD_TABLES]
-    assert [t.id for t in read_by("classify")] == ["silver.logins", "silver.resource_usage", "silver.traffic", "silver.enterprise_master"]
+    assert [t.id for t in read_by("classify")] == [
+        "silver.logins",
+        "silver.resource_usage",
+        "silver.traffic",
+        "silver.enterprise_master",
+    ]
     assert [t.id for t in read_by("release")] == [
-        "gold.app_sessions_daily", "gold.enterprise_labels", "gold.economy_section", "gold.economy_province"
+        "gold.app_sessions_daily",
+        "gold.enterprise_labels",
+        "gold.economy_section",
+        "gold.economy_province",
     ]
     assert len(written_by("economy")) == 10
     roster = entry("silver.roster")
-    assert (roster.write, roster.keys, roster.suite, roster.relative_path) == ("upsert", ("platform_id", "tenant_id"), "silver.roster", "silver/roster")
-    assert (entry("silver.logins").partition_by, entry("bronze.traffic").partition_by) == (("event_date",), ("delivery_date",))
-    assert {t.suite for t in TABLES if t.suite} == {f"{layer}.{f}" for layer in ("bronze", "silver") for f in ("roster", "logins", "resource_usage", "traffic")} | {
-        "silver.enterprise_master", *(f"gold.{g}" for g in GOLD_TABLES)
-    }
+    assert (roster.write, roster.keys, roster.suite, roster.relative_path) == (
+        "upsert",
+        ("platform_id", "tenant_id"),
+        "silver.roster",
+        "silver/roster",
+    )
+    assert (entry("silver.logins").partition_by, entry("bronze.traffic").partition_by) == (
+        ("event_date",),
+        ("delivery_date",),
+    )
+    assert {t.suite for t in TABLES if t.suite} == {
+        f"{layer}.{f}" for layer in ("bronze", "silver") for f in ("roster", "logins", "resource_usage", "traffic")
+    } | {"silver.enterprise_master", *(f"gold.{g}" for g in GOLD_TABLES)}
 
 
 def test_bronze_columns_follow_feeds_yaml(settings):
@@ -39,7 +55,16 @@ def test_ingest_writes_in_an_order_that_keeps_readers_consistent(settings):
     t = Tables(settings)
     names = [p.removeprefix(settings.lakehouse.rstrip("/") + "/") for p in t.written_by_ingest()]
     assert names == [
-        "bronze/roster", "bronze/logins", "bronze/resource_usage", "bronze/traffic",
-        "silver/roster", "silver/logins", "silver/resource_usage", "silver/traffic", "silver/enterprise_master",
-        "quarantine/records", "ops/ingest_audit", "ops/file_manifest",
+        "bronze/roster",
+        "bronze/logins",
+        "bronze/resource_usage",
+        "bronze/traffic",
+        "silver/roster",
+        "silver/logins",
+        "silver/resource_usage",
+        "silver/traffic",
+        "silver/enterprise_master",
+        "quarantine/records",
+        "ops/ingest_audit",
+        "ops/file_manifest",
     ]  # not ops/batches: the batch log keeps the record of a batch that --recover undoes

@@ -24,7 +24,11 @@ def conf_copy(tmp_path, settings):
     ("old", "new", "message"),
     [
         ("lakehouse_root:", "lakehouse_rot:", "lakehouse_rot: Extra inputs are not permitted"),
-        ("future_tolerance_hours: 6", "future_tolerance_hours: six", "ingest.future_tolerance_hours: Input should be a valid number"),
+        (
+            "future_tolerance_hours: 6",
+            "future_tolerance_hours: six",
+            "ingest.future_tolerance_hours: Input should be a valid number",
+        ),
     ],
 )
 def test_bad_pipeline_key_is_named_with_its_file(conf_copy, old, new, message):
@@ -38,7 +42,9 @@ def test_bad_pipeline_key_is_named_with_its_file(conf_copy, old, new, message):
 def test_contract_with_unmapped_field_is_rejected(conf_copy):
     path = conf_copy / "contracts" / "P05.yaml"
     text = path.read_text()
-    path.write_text(text.replace(", channel: DLQD", "").replace(", channel: loginChannel", "").replace(", channel: channel", ""))
+    path.write_text(
+        text.replace(", channel: DLQD", "").replace(", channel: loginChannel", "").replace(", channel: channel", "")
+    )
     with pytest.raises(ConfigError) as err:
         load_settings(conf_copy)
     assert f"{path}: fields.logins.channel: canonical field not mapped" in str(err.value)

@@ -34,7 +34,9 @@ def test_known_weights_are_recovered_to_1e_6(weights):
 def test_synthetic_published_table_against_a_spec():
     spec = load_spec(INDICES / "regional.yaml")
     x, y = synthetic([0.25, 0.45, 0.30], units=31)
-    table = pd.DataFrame(x, columns=["发展基础", "应用范围", "经济效益"]).assign(unit=[f"p{k}" for k in range(31)], total=y)
+    table = pd.DataFrame(x, columns=["发展基础", "应用范围", "经济效益"]).assign(
+        unit=[f"p{k}" for k in range(31)], total=y
+    )
     result = audit(spec, table)
     assert result.node == "total"
     assert result.weights["component"].tolist() == ["development_base", "application_scope", "economic_benefit"]
@@ -45,16 +47,31 @@ def test_synthetic_published_table_against_a_spec():
     assert result.rmse < 1e-9 and result.max_abs_residual < 1e-9
     assert result.rmse_stated > 0.5
     assert result.dropped_units == ()
-    assert list(result.residuals.columns) == ["unit", "published", "fitted", "residual", "fitted_stated", "residual_stated"]
+    assert list(result.residuals.columns) == [
+        "unit",
+        "published",
+        "fitted",
+        "residual",
+        "fitted_stated",
+        "residual_stated",
+    ]
 
 
 def test_audit_of_a_sub_node_from_the_engine_output():
     """The engine's own development_base is recovered as 0.5 / 0.5 of its normalised indicators."""
     spec = load_spec(INDICES / "regional.yaml")
     rows = [("a", 8, 5), ("b", 3, 4), ("c", 1, 2), ("d", 0, 3), ("e", 5, 1)]
-    table = pd.DataFrame([{"unit": u, "indicator": i, "value": v} for u, p, q in rows for i, v in (("platforms", p), ("policies", q))])
+    table = pd.DataFrame(
+        [{"unit": u, "indicator": i, "value": v} for u, p, q in rows for i, v in (("platforms", p), ("policies", q))]
+    )
     scores = compute(spec, table).scores
-    published = scores.rename(columns={"indicator.platforms": "platforms", "indicator.policies": "policies", "node.development_base": "development_base"})
+    published = scores.rename(
+        columns={
+            "indicator.platforms": "platforms",
+            "indicator.policies": "policies",
+            "node.development_base": "development_base",
+        }
+    )
     result = audit(spec, published, node="development_base")
     assert np.abs(result.weights["recovered_weight"].to_numpy() - 0.5).max() < 1e-9
     assert result.disagreements == []
@@ -83,7 +100,13 @@ def test_seed_001_appendix_weights():
     spec = load_spec(INDICES / "city_36kr.yaml")
     result = audit(spec, pd.read_csv(INDICES / "published" / "seed001_appendix_top20.csv"))
     recovered = result.weights.set_index("component")["recovered_weight"]
-    assert recovered.round(2).to_dict() == {"environment": 0.15, "funding": 0.20, "research": 0.25, "infrastructure": 0.15, "outcomes": 0.25}
+    assert recovered.round(2).to_dict() == {
+        "environment": 0.15,
+        "funding": 0.20,
+        "research": 0.25,
+        "infrastructure": 0.15,
+        "outcomes": 0.25,
+    }
     assert result.rmse < 0.03  # a 1-decimal table
     assert result.max_abs_residual < 0.1
     assert result.disagreements == ["environment", "research", "infrastructure", "outcomes"]
@@ -94,24 +117,40 @@ def test_bad_published_tables():
     table = pd.DataFrame({"unit": ["a", "b"], "development_base": [1, 2], "application_scope": [1, 2], "total": [1, 2]})
     with pytest.raises(IndexDataError) as exc:
         audit(spec, table)
-    assert str(exc.value) == "published table has no column for component 'economic_benefit' (tried: economic_benefit, 经济效益)"
+    assert (
+        str(exc.value)
+        == "published table has no column for component 'economic_benefit' (tried: economic_benefit, 经济效益)"
+    )
     table["economic_benefit"] = [1, 2]
     with pytest.raises(IndexDataError) as exc:
         audit(spec, table)
     assert str(exc.value) == "published table: 2 complete row(s) cannot identify 3 weights"
-    table = pd.DataFrame({"unit": list("abcd"), "development_base": ["1", "x", "3", "4"], "application_scope": [1, 2, 3, 4], "economic_benefit": [1, 2, 3, 4], "total": [1, 2, 3, 4]})
+    table = pd.DataFrame(
+        {
+            "unit": list("abcd"),
+            "development_base": ["1", "x", "3", "4"],
+            "application_scope": [1, 2, 3, 4],
+            "economic_benefit": [1, 2, 3, 4],
+            "total": [1, 2, 3, 4],
+        }
+    )
     with pytest.raises(IndexDataError) as exc:
         audit(spec, table)
     assert str(exc.value) == "published table: column 'development_base' has non-numbers: x"
     with pytest.raises(IndexDataError) as exc:
         audit(spec, table, node="nope")
-    assert str(exc.value) == "spec 'regional' has no node 'nope' (nodes: total, development_base, application_scope, economic_benefit)"
+    assert (
+        str(exc.value)
+        == "spec 'regional' has no node 'nope' (nodes: total, development_base, application_scope, economic_benefit)"
+    )
 
 
 def test_one_child_node_recovers_weight_one():
     data = load_spec(INDICES / "industry.yaml").model_dump(exclude_none=True)
     spec = parse_spec(data)
-    table = pd.DataFrame({"unit": list("abc"), "iiot_value_added": [10.0, 20.0, 30.0], "economic_benefit": [10.0, 20.0, 30.0]})
+    table = pd.DataFrame(
+        {"unit": list("abc"), "iiot_value_added": [10.0, 20.0, 30.0], "economic_benefit": [10.0, 20.0, 30.0]}
+    )
     result = audit(spec, table, node="economic_benefit")
     assert result.weights["recovered_weight"].tolist() == [1.0]
     assert result.rmse == 0.0

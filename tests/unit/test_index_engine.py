@@ -29,7 +29,16 @@ def spec_of(
     """total = 0.6 * base(a, b at 0.5 each) + 0.4 * c."""
 
     def ind(i: str, **kw) -> dict:
-        return {"id": i, "name_zh": i, "name_en": i, "direction": direction, "normalisation": normalisation, "missing": missing, "source": "external", **kw}
+        return {
+            "id": i,
+            "name_zh": i,
+            "name_en": i,
+            "direction": direction,
+            "normalisation": normalisation,
+            "missing": missing,
+            "source": "external",
+            **kw,
+        }
 
     data = {
         "id": "toy",
@@ -44,8 +53,20 @@ def spec_of(
         "audit": {"weight_tolerance": 0.02},
         "indicators": [ind("a"), ind("b"), ind("c")],
         "nodes": [
-            {"id": "total", "name_zh": "总", "name_en": "T", "aggregation": aggregation, "children": [{"ref": "base", "weight": 0.6}, {"ref": "c", "weight": 0.4}]},
-            {"id": "base", "name_zh": "基", "name_en": "B", "aggregation": aggregation, "children": [{"ref": "a", "weight": 0.5}, {"ref": "b", "weight": 0.5}]},
+            {
+                "id": "total",
+                "name_zh": "总",
+                "name_en": "T",
+                "aggregation": aggregation,
+                "children": [{"ref": "base", "weight": 0.6}, {"ref": "c", "weight": 0.4}],
+            },
+            {
+                "id": "base",
+                "name_zh": "基",
+                "name_en": "B",
+                "aggregation": aggregation,
+                "children": [{"ref": "a", "weight": 0.5}, {"ref": "b", "weight": 0.5}],
+            },
         ],
     }
     data.update(top)
@@ -63,7 +84,9 @@ TABLE = {"u1": {"a": 10, "b": 4, "c": 2}, "u2": {"a": 5, "b": 8, "c": 1}, "u3": 
 
 
 def by_unit(result, column: str) -> dict:
-    return {u: (None if pd.isna(v) else round(float(v), 10)) for u, v in zip(result.scores["unit"], result.scores[column])}
+    return {
+        u: (None if pd.isna(v) else round(float(v), 10)) for u, v in zip(result.scores["unit"], result.scores[column])
+    }
 
 
 # --- normalisation -------------------------------------------------------------------------------
@@ -83,7 +106,17 @@ def test_ratio_to_max_is_seed_000_formula():
     assert r.scores["tied"].tolist() == [False, False, False]
     assert r.scores["coverage"].tolist() == [1.0, 1.0, 1.0]
     assert list(r.scores.columns) == [
-        "unit", "total", "rank", "tied", "tier", "coverage", "node.base", "rank.base", "indicator.a", "indicator.b", "indicator.c",
+        "unit",
+        "total",
+        "rank",
+        "tied",
+        "tier",
+        "coverage",
+        "node.base",
+        "rank.base",
+        "indicator.a",
+        "indicator.b",
+        "indicator.c",
     ]
 
 
@@ -118,10 +151,15 @@ def test_z_score_and_rank():
     assert by_unit(r, "indicator.a") == dict(zip(["u1", "u2", "u3"], np.round((a - a.mean()) / a.std(), 10)))
     r = compute(spec_of("z_score", "lower_is_better"), long(TABLE))
     assert by_unit(r, "indicator.a") == dict(zip(["u1", "u2", "u3"], np.round(-(a - a.mean()) / a.std(), 10)))
-    r = compute(spec_of("rank"), long({"u1": {"a": 3, "b": 1, "c": 1}, "u2": {"a": 3, "b": 2, "c": 1}, "u3": {"a": 1, "b": 3, "c": 1}}))
+    r = compute(
+        spec_of("rank"),
+        long({"u1": {"a": 3, "b": 1, "c": 1}, "u2": {"a": 3, "b": 2, "c": 1}, "u3": {"a": 1, "b": 3, "c": 1}}),
+    )
     assert by_unit(r, "indicator.a") == {"u1": 75.0, "u2": 75.0, "u3": 0.0}  # average ranks 2.5, 2.5, 1 of 3
     assert by_unit(r, "indicator.c") == {"u1": 50.0, "u2": 50.0, "u3": 50.0}
-    r = compute(spec_of("rank", "lower_is_better"), long({"u1": {"a": 3, "b": 1, "c": 1}, "u2": {"a": 2, "b": 2, "c": 1}}))
+    r = compute(
+        spec_of("rank", "lower_is_better"), long({"u1": {"a": 3, "b": 1, "c": 1}, "u2": {"a": 2, "b": 2, "c": 1}})
+    )
     assert by_unit(r, "indicator.a") == {"u1": 0.0, "u2": 100.0}
 
 
@@ -130,12 +168,23 @@ def test_base_period_is_100_in_the_base_year():
         {
             **spec_of().model_dump(exclude_none=True),
             "indicators": [
-                {"id": i, "name_zh": i, "name_en": i, "direction": d, "normalisation": "base_period", "base_period": "2020", "missing": "exclude", "source": "external"}
+                {
+                    "id": i,
+                    "name_zh": i,
+                    "name_en": i,
+                    "direction": d,
+                    "normalisation": "base_period",
+                    "base_period": "2020",
+                    "missing": "exclude",
+                    "source": "external",
+                }
                 for i, d in (("a", "higher_is_better"), ("b", "higher_is_better"), ("c", "lower_is_better"))
             ],
         }
     )
-    table = pd.concat([long({"cn": {"a": 4, "b": 10, "c": 2}}, "2020"), long({"cn": {"a": 5, "b": 15, "c": 4}}, "2021")])
+    table = pd.concat(
+        [long({"cn": {"a": 4, "b": 10, "c": 2}}, "2020"), long({"cn": {"a": 5, "b": 15, "c": 4}}, "2021")]
+    )
     r = compute(spec, table)
     assert r.scores["period"].tolist() == ["2020", "2021"]
     assert r.scores["indicator.a"].tolist() == [100.0, 125.0]
@@ -144,7 +193,9 @@ def test_base_period_is_100_in_the_base_year():
     assert r.scores["total"].round(10).tolist() == [100.0, round(0.6 * 137.5 + 0.4 * 50, 10)]
     with pytest.raises(IndexDataError) as exc:
         compute(spec, long({"cn": {"a": 4, "b": 10, "c": 2}}))
-    assert str(exc.value) == "indicator 'a' is normalised to base period 2020 but the indicator table has no period column"
+    assert (
+        str(exc.value) == "indicator 'a' is normalised to base period 2020 but the indicator table has no period column"
+    )
     with pytest.raises(IndexDataError) as exc:
         compute(spec, long({"cn": {"a": 4, "b": 10, "c": 2}}, "2021"))
     assert str(exc.value) == "indicator 'a': base period 2020 is not in the indicator table (periods: 2021)"
@@ -189,11 +240,17 @@ def test_error_policy_and_nan_values():
 
 
 def test_weighted_geometric_mean():
-    r = compute(spec_of(aggregation="weighted_geometric"), long({"u1": {"a": 4, "b": 1, "c": 1}, "u2": {"a": 1, "b": 4, "c": 4}}))
+    r = compute(
+        spec_of(aggregation="weighted_geometric"),
+        long({"u1": {"a": 4, "b": 1, "c": 1}, "u2": {"a": 1, "b": 4, "c": 4}}),
+    )
     # base: sqrt(100 * 25) = 50 for both; total = 50^0.6 * c^0.4
     assert by_unit(r, "node.base") == {"u1": 50.0, "u2": 50.0}
     assert by_unit(r, "total") == {"u1": round(50**0.6 * 25**0.4, 10), "u2": round(50**0.6 * 100**0.4, 10)}
-    r = compute(spec_of(aggregation="weighted_geometric"), long({"u1": {"a": 0, "b": 1, "c": 1}, "u2": {"a": 1, "b": 4, "c": 4}}))
+    r = compute(
+        spec_of(aggregation="weighted_geometric"),
+        long({"u1": {"a": 0, "b": 1, "c": 1}, "u2": {"a": 1, "b": 4, "c": 4}}),
+    )
     assert by_unit(r, "node.base") == {"u1": 0.0, "u2": 100.0}  # a zero child zeroes a geometric mean
 
 
@@ -225,7 +282,14 @@ def test_threshold_tiers_put_a_boundary_score_in_the_higher_tier():
     spec = spec_of(tiers={"method": "thresholds", "thresholds": [70, 60, 55], "labels": ["一", "二", "三", "四"]})
     scores = {"p": 100, "q": 70, "r": 69.99, "s": 60, "t": 55, "u": 54.99}
     r = compute(spec, long({k: {"a": v, "b": v, "c": v} for k, v in scores.items()}))
-    assert dict(zip(r.scores["unit"], r.scores["tier"])) == {"p": "一", "q": "一", "r": "二", "s": "二", "t": "三", "u": "四"}
+    assert dict(zip(r.scores["unit"], r.scores["tier"])) == {
+        "p": "一",
+        "q": "一",
+        "r": "二",
+        "s": "二",
+        "t": "三",
+        "u": "四",
+    }
 
 
 def test_natural_break_tiers():
@@ -235,7 +299,15 @@ def test_natural_break_tiers():
     r = compute(spec, long({f"u{v}": {"a": v, "b": v, "c": v} for v in values}))
     # ratio to max of equal indicators: totals are 2 * v, the same classes
     assert dict(zip(r.scores["unit"], r.scores["tier"])) == {
-        "u50": "一", "u31": "二", "u30": "二", "u12": "三", "u11": "三", "u10": "三", "u3": "四", "u2": "四", "u1": "四",
+        "u50": "一",
+        "u31": "二",
+        "u30": "二",
+        "u12": "三",
+        "u11": "三",
+        "u10": "三",
+        "u3": "四",
+        "u2": "四",
+        "u1": "四",
     }
     with pytest.raises(IndexDataError) as exc:
         compute(spec, long({f"u{v}": {"a": v, "b": v, "c": v} for v in (1, 1, 2, 3)}))
@@ -257,7 +329,10 @@ def test_absent_indicator_is_an_error_unless_excluded():
     table = long({"u1": {"a": 1, "b": 2}, "u2": {"a": 2, "b": 2}})
     with pytest.raises(IndexDataError) as exc:
         compute(spec_of(missing="zero"), table)
-    assert str(exc.value) == "indicator(s) ['c'] needed by spec 'toy' are not in the indicator table (only an indicator with missing: exclude may be absent)"
+    assert (
+        str(exc.value)
+        == "indicator(s) ['c'] needed by spec 'toy' are not in the indicator table (only an indicator with missing: exclude may be absent)"
+    )
     r = compute(spec_of(), table)
     assert r.report.absent_indicators == ("c",)
     assert by_unit(r, "total") == {"u1": 75.0, "u2": 100.0}
@@ -290,10 +365,17 @@ def test_units_without_any_indicator_get_no_total():
 
 
 def test_periods_are_ranked_separately():
-    table = pd.concat([long(TABLE, "2020"), long({"u1": {"a": 1, "b": 1, "c": 1}, "u2": {"a": 2, "b": 2, "c": 2}}, "2021")])
+    table = pd.concat(
+        [long(TABLE, "2020"), long({"u1": {"a": 1, "b": 1, "c": 1}, "u2": {"a": 2, "b": 2, "c": 2}}, "2021")]
+    )
     r = compute(spec_of(), table)
     assert r.scores[["period", "unit", "rank"]].values.tolist() == [
-        ["2020", "u1", 1], ["2020", "u2", 2], ["2020", "u3", 3], ["2021", "u2", 1], ["2021", "u1", 2], ["2021", "u3", pd.NA],
+        ["2020", "u1", 1],
+        ["2020", "u2", 2],
+        ["2020", "u3", 3],
+        ["2021", "u2", 1],
+        ["2021", "u1", 2],
+        ["2021", "u3", pd.NA],
     ]
 
 
@@ -314,9 +396,22 @@ def test_group_comparison_is_mean_rank_per_group():
 
 def test_uncertainty_is_seeded_and_dominance_is_certain():
     spec = spec_of(
-        uncertainty={"weights": {"method": "dirichlet", "concentration": 5}, "normalisations": ["spec", "min_max", "rank"], "draws": 200, "seed": 7, "percentiles": [5, 95]}
+        uncertainty={
+            "weights": {"method": "dirichlet", "concentration": 5},
+            "normalisations": ["spec", "min_max", "rank"],
+            "draws": 200,
+            "seed": 7,
+            "percentiles": [5, 95],
+        }
     )
-    table = long({"top": {"a": 9, "b": 9, "c": 9}, "m1": {"a": 5, "b": 1, "c": 3}, "m2": {"a": 1, "b": 5, "c": 3}, "low": {"a": 0, "b": 0, "c": 0}})
+    table = long(
+        {
+            "top": {"a": 9, "b": 9, "c": 9},
+            "m1": {"a": 5, "b": 1, "c": 3},
+            "m2": {"a": 1, "b": 5, "c": 3},
+            "low": {"a": 0, "b": 0, "c": 0},
+        }
+    )
     r = compute(spec, table)
     first, again = rank_uncertainty(r), rank_uncertainty(r)
     pd.testing.assert_frame_equal(first, again)
@@ -333,7 +428,15 @@ def test_uncertainty_is_seeded_and_dominance_is_certain():
 
 
 def test_uniform_weight_perturbation_keeps_a_one_indicator_ranking():
-    spec = spec_of(uncertainty={"weights": {"method": "uniform", "spread": 0.5}, "normalisations": ["spec"], "draws": 50, "seed": 1, "percentiles": [10, 90]})
+    spec = spec_of(
+        uncertainty={
+            "weights": {"method": "uniform", "spread": 0.5},
+            "normalisations": ["spec"],
+            "draws": 50,
+            "seed": 1,
+            "percentiles": [10, 90],
+        }
+    )
     table = long({f"u{k}": {"a": k, "b": k, "c": k} for k in range(1, 6)})
     out = rank_uncertainty(compute(spec, table))
     assert out["median_rank"].tolist() == out["rank"].astype(float).tolist() == [1.0, 2.0, 3.0, 4.0, 5.0]
@@ -344,7 +447,9 @@ def test_uncertainty_1000_draws_31_provinces_runs_in_seconds():
     spec = load_spec(ROOT / "conf" / "indices" / "regional.yaml")
     rng = np.random.default_rng(0)
     units = [f"p{k:02d}" for k in range(31)]
-    table = pd.DataFrame([{"unit": u, "indicator": i, "value": float(rng.uniform(1, 100))} for u in units for i in spec.indicator_ids()])
+    table = pd.DataFrame(
+        [{"unit": u, "indicator": i, "value": float(rng.uniform(1, 100))} for u in units for i in spec.indicator_ids()]
+    )
     result = compute(spec, table)
     start = time.perf_counter()
     out = rank_uncertainty(result, draws=1000)
@@ -359,9 +464,19 @@ def test_uncertainty_1000_draws_31_provinces_runs_in_seconds():
 def _write_toy(tmp_path: Path) -> tuple[Path, Path]:
     spec = tmp_path / "toy.yaml"
     spec.write_text(
-        (ROOT / "conf" / "indices" / "regional.yaml").read_text(encoding="utf-8").replace("ties: ordinal", "ties: competition"), encoding="utf-8"
+        (ROOT / "conf" / "indices" / "regional.yaml")
+        .read_text(encoding="utf-8")
+        .replace("ties: ordinal", "ties: competition"),
+        encoding="utf-8",
     )
-    rows = [("北京", "platforms", 8), ("北京", "policies", 5), ("上海", "platforms", 3), ("上海", "policies", 4), ("新疆", "policies", 0), ("新疆", "note", 1)]
+    rows = [
+        ("北京", "platforms", 8),
+        ("北京", "policies", 5),
+        ("上海", "platforms", 3),
+        ("上海", "policies", 4),
+        ("新疆", "policies", 0),
+        ("新疆", "note", 1),
+    ]
     csv = tmp_path / "ind.csv"
     pd.DataFrame(rows, columns=["unit", "indicator", "value"]).to_csv(csv, index=False)
     return spec, csv
@@ -372,12 +487,36 @@ def test_cli_compute_writes_scores_groups_and_uncertainty(tmp_path):
     groups = tmp_path / "groups.csv"
     pd.DataFrame({"unit": ["北京", "上海", "新疆"], "group": ["east", "east", "west"]}).to_csv(groups, index=False)
     out = tmp_path / "out"
-    res = CliRunner().invoke(index, ["compute", "--spec", str(spec), "--indicators", str(csv), "--output", str(out), "--groups", str(groups), "--draws", "100", "--seed", "3"])
+    res = CliRunner().invoke(
+        index,
+        [
+            "compute",
+            "--spec",
+            str(spec),
+            "--indicators",
+            str(csv),
+            "--output",
+            str(out),
+            "--groups",
+            str(groups),
+            "--draws",
+            "100",
+            "--seed",
+            "3",
+        ],
+    )
     assert res.exit_code == 0, res.output
     scores = pd.read_csv(out / "scores.csv")
-    assert scores[["unit", "total", "rank"]].values.tolist() == [["北京", 100.0, 1], ["上海", 58.75, 2], ["新疆", 0.0, 3]]
+    assert scores[["unit", "total", "rank"]].values.tolist() == [
+        ["北京", 100.0, 1],
+        ["上海", 58.75, 2],
+        ["新疆", 0.0, 3],
+    ]
     assert scores["indicator.platforms"].tolist() == [100.0, 37.5, 0.0]
-    assert pd.read_csv(out / "groups.csv")[["group", "units", "mean_rank.total"]].values.tolist() == [["east", 2, 1.5], ["west", 1, 3.0]]
+    assert pd.read_csv(out / "groups.csv")[["group", "units", "mean_rank.total"]].values.tolist() == [
+        ["east", 2, 1.5],
+        ["west", 1, 3.0],
+    ]
     assert pd.read_csv(out / "uncertainty.csv")["unit"].tolist() == ["北京", "上海", "新疆"]
     assert "ignored 1 indicator(s) the spec does not use: note" in res.output
     assert "wrote scores.csv, groups.csv, uncertainty.csv to" in res.output
@@ -386,16 +525,26 @@ def test_cli_compute_writes_scores_groups_and_uncertainty(tmp_path):
 def test_cli_compute_errors(tmp_path):
     spec, csv = _write_toy(tmp_path)
     runner = CliRunner()
-    res = runner.invoke(index, ["compute", "--spec", str(spec), "--indicators", str(csv), "--output", str(tmp_path / "o"), "--seed", "3"])
+    res = runner.invoke(
+        index,
+        ["compute", "--spec", str(spec), "--indicators", str(csv), "--output", str(tmp_path / "o"), "--seed", "3"],
+    )
     assert res.exit_code == 2 and "Invalid value for --seed: needs --draws" in res.output
     bad = tmp_path / "bad.yaml"
     bad.write_text(spec.read_text(encoding="utf-8").replace("weight: 0.40}", "weight: 0.50}"), encoding="utf-8")
-    res = runner.invoke(index, ["compute", "--spec", str(bad), "--indicators", str(csv), "--output", str(tmp_path / "o")])
+    res = runner.invoke(
+        index, ["compute", "--spec", str(bad), "--indicators", str(csv), "--output", str(tmp_path / "o")]
+    )
     assert res.exit_code == 1
-    assert res.output == f"Error: invalid index spec:\n{bad}: node 'total': child weights sum to 1.1, not 1 (tolerance 1e-06)\n"
+    assert (
+        res.output
+        == f"Error: invalid index spec:\n{bad}: node 'total': child weights sum to 1.1, not 1 (tolerance 1e-06)\n"
+    )
     nan_csv = tmp_path / "nan.csv"
     nan_csv.write_text("unit,indicator,value\n北京,platforms,eight\n", encoding="utf-8")
-    res = runner.invoke(index, ["compute", "--spec", str(spec), "--indicators", str(nan_csv), "--output", str(tmp_path / "o")])
+    res = runner.invoke(
+        index, ["compute", "--spec", str(spec), "--indicators", str(nan_csv), "--output", str(tmp_path / "o")]
+    )
     assert res.exit_code == 1
     assert res.output == f"Error: {nan_csv}: indicator table: 1 value(s) are not numbers: 北京 / platforms / eight\n"
 
@@ -404,7 +553,15 @@ def test_cli_audit_prints_and_writes(tmp_path):
     out = tmp_path / "audit"
     res = CliRunner().invoke(
         index,
-        ["audit", "--spec", str(ROOT / "conf/indices/regional.yaml"), "--published", str(ROOT / "conf/indices/published/seed000_regional.csv"), "--output", str(out)],
+        [
+            "audit",
+            "--spec",
+            str(ROOT / "conf/indices/regional.yaml"),
+            "--published",
+            str(ROOT / "conf/indices/published/seed000_regional.csv"),
+            "--output",
+            str(out),
+        ],
     )
     assert res.exit_code == 0, res.output
     weights = pd.read_csv(out / "audit_weights.csv")

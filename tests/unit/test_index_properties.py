@@ -18,9 +18,19 @@ values = st.one_of(st.just(0.0), st.floats(min_value=1e-6, max_value=1e6, allow_
 positive = st.floats(min_value=1e-3, max_value=1e6, allow_nan=False, allow_infinity=False)
 
 
-def spec_of(normalisation: str, aggregation: str = "weighted_arithmetic", weights: tuple[float, float, float] = (0.5, 0.3, 0.2)):
+def spec_of(
+    normalisation: str, aggregation: str = "weighted_arithmetic", weights: tuple[float, float, float] = (0.5, 0.3, 0.2)
+):
     def ind(i: str) -> dict:
-        return {"id": i, "name_zh": i, "name_en": i, "direction": "higher_is_better", "normalisation": normalisation, "missing": "exclude", "source": "external"}
+        return {
+            "id": i,
+            "name_zh": i,
+            "name_en": i,
+            "direction": "higher_is_better",
+            "normalisation": normalisation,
+            "missing": "exclude",
+            "source": "external",
+        }
 
     return parse_spec(
         {
@@ -49,7 +59,9 @@ def spec_of(normalisation: str, aggregation: str = "weighted_arithmetic", weight
 
 
 def table(matrix: list[list[float]]) -> pd.DataFrame:
-    return pd.DataFrame([{"unit": f"u{k}", "indicator": i, "value": v} for k, row in enumerate(matrix) for i, v in zip("abc", row)])
+    return pd.DataFrame(
+        [{"unit": f"u{k}", "indicator": i, "value": v} for k, row in enumerate(matrix) for i, v in zip("abc", row)]
+    )
 
 
 matrices = st.lists(st.lists(values, min_size=3, max_size=3), min_size=2, max_size=12)
@@ -123,7 +135,11 @@ def test_weights_are_renormalised_when_a_child_is_missing(raw_weights, child_sco
 
 
 @SETTINGS
-@given(st.lists(st.lists(values, min_size=3, max_size=3), min_size=2, max_size=8), st.sampled_from("abc"), st.integers(min_value=0, max_value=7))
+@given(
+    st.lists(st.lists(values, min_size=3, max_size=3), min_size=2, max_size=8),
+    st.sampled_from("abc"),
+    st.integers(min_value=0, max_value=7),
+)
 def test_engine_drops_a_missing_indicator_and_renormalises(matrix, ind, who):
     """A unit without indicator `ind` scores the weighted mean of its other two normalised values."""
     spec = spec_of("ratio_to_max")

@@ -42,7 +42,9 @@ def published() -> pd.DataFrame:
 
 def platform_counts() -> pd.DataFrame:
     registry = pd.read_csv(CONF / "reference" / "platforms.csv", dtype=str)
-    counts = registry.groupby("province_name").size().rename("value").reset_index().rename(columns={"province_name": "unit"})
+    counts = (
+        registry.groupby("province_name").size().rename("value").reset_index().rename(columns={"province_name": "unit"})
+    )
     return counts.assign(indicator="platforms", period="2020")[["unit", "indicator", "period", "value"]]
 
 
@@ -51,17 +53,36 @@ def policies(name: str) -> pd.DataFrame:
 
 
 def development_base(spec, provinces, policy_file: str) -> pd.DataFrame:
-    table = pd.concat([platform_counts(), policies(policy_file)[["unit", "indicator", "period", "value"]]], ignore_index=True)
+    table = pd.concat(
+        [platform_counts(), policies(policy_file)[["unit", "indicator", "period", "value"]]], ignore_index=True
+    )
     return compute(spec, table, units=provinces).scores.set_index("unit")
 
 
 def test_registry_counts_are_table_3_3(provinces):
     counts = platform_counts().set_index("unit")["value"]
     assert counts.sum() == 34
-    assert counts.sort_values(ascending=False, kind="stable").head(3).to_dict() == {"北京": 8, "广东": 5, "江苏": 4}  # §三(一)2
+    assert counts.sort_values(ascending=False, kind="stable").head(3).to_dict() == {
+        "北京": 8,
+        "广东": 5,
+        "江苏": 4,
+    }  # §三(一)2
     assert counts.to_dict() == {
-        "上海": 3, "北京": 8, "天津": 1, "山东": 2, "广东": 5, "江苏": 4, "河北": 2, "河南": 1, "浙江": 2,
-        "湖南": 1, "甘肃": 1, "福建": 1, "辽宁": 1, "重庆": 1, "陕西": 1,
+        "上海": 3,
+        "北京": 8,
+        "天津": 1,
+        "山东": 2,
+        "广东": 5,
+        "江苏": 4,
+        "河北": 2,
+        "河南": 1,
+        "浙江": 2,
+        "湖南": 1,
+        "甘肃": 1,
+        "福建": 1,
+        "辽宁": 1,
+        "重庆": 1,
+        "陕西": 1,
     }
     assert set(counts.index) <= set(provinces)
 
@@ -76,11 +97,30 @@ def test_table_3_4_reproduced_to_two_decimals(spec, provinces, published):
     # 新疆 is printed "-": no platform, no policy, base 0.
     assert scores.loc["新疆", "node.development_base"] == 0.0
     # Ranks (ordinal ties in division-code order) are 表3-4's 序号, 新疆 last.
-    assert scores.loc[provinces, "rank.development_base"].tolist() == published.set_index("unit").loc[provinces, "rank_development_base"].tolist()
+    assert (
+        scores.loc[provinces, "rank.development_base"].tolist()
+        == published.set_index("unit").loc[provinces, "rank_development_base"].tolist()
+    )
     assert scores.loc[["湖南", "重庆"], "tied"].tolist() == [True, True]
-    result_report = compute(spec, pd.concat([platform_counts(), policies("policies_by_province.csv")[["unit", "indicator", "period", "value"]]]), units=provinces).report
-    assert result_report.absent_indicators == ("connected_enterprises", "effective_access_ratio", "iiot_value_added_gdp_share", "employment_driven")
-    assert result_report.imputed == {"platforms": 16, "policies": 0, "connected_enterprises": 0, "effective_access_ratio": 0, "iiot_value_added_gdp_share": 0, "employment_driven": 0}
+    result_report = compute(
+        spec,
+        pd.concat([platform_counts(), policies("policies_by_province.csv")[["unit", "indicator", "period", "value"]]]),
+        units=provinces,
+    ).report
+    assert result_report.absent_indicators == (
+        "connected_enterprises",
+        "effective_access_ratio",
+        "iiot_value_added_gdp_share",
+        "employment_driven",
+    )
+    assert result_report.imputed == {
+        "platforms": 16,
+        "policies": 0,
+        "connected_enterprises": 0,
+        "effective_access_ratio": 0,
+        "iiot_value_added_gdp_share": 0,
+        "employment_driven": 0,
+    }
 
 
 def test_policy_counts_are_derived_mechanically(published):
@@ -106,8 +146,16 @@ def test_table_3_2_policy_list_does_not_reproduce_table_3_4(spec, provinces, pub
     listed = policies("policies_table_3_2.csv")["unit"].tolist()
     ours = scores.loc[listed, "node.development_base"].round(2)
     assert ours.to_dict() == {
-        "北京": 66.67, "河北": 45.83, "上海": 68.75, "江苏": 58.33, "浙江": 45.83,
-        "福建": 39.58, "湖南": 22.92, "广东": 64.58, "重庆": 39.58, "黑龙江": 16.67,
+        "北京": 66.67,
+        "河北": 45.83,
+        "上海": 68.75,
+        "江苏": 58.33,
+        "浙江": 45.83,
+        "福建": 39.58,
+        "湖南": 22.92,
+        "广东": 64.58,
+        "重庆": 39.58,
+        "黑龙江": 16.67,
     }
     assert (ours == printed.loc[listed]).sum() == 0
 
@@ -128,7 +176,10 @@ def test_table_3_7_ranks_and_zone_means(published, provinces):
     assert zones["units"].tolist() == [3, 4, 1, 2, 4]
     printed = t37.drop_duplicates("zone").set_index("zone")
     for c in (*NODES, "total"):
-        assert round_half_up(zones[f"mean_rank.{c}"]).tolist() == printed.loc[zones["group"], f"mean_rank_{c}"].astype(float).tolist(), c
+        assert (
+            round_half_up(zones[f"mean_rank.{c}"]).tolist()
+            == printed.loc[zones["group"], f"mean_rank_{c}"].astype(float).tolist()
+        ), c
     # The unrounded means show where the printed whole numbers round halves up.
     assert zones["mean_rank.economic_benefit"].tolist() == [40 / 3, 5.5, 1.0, 11.5, 22.0]
 

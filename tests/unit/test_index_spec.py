@@ -34,10 +34,20 @@ def base_dict() -> dict:
             {"id": "c", "name_zh": "丙", "name_en": "C", **ind},
         ],
         "nodes": [
-            {"id": "total", "name_zh": "总", "name_en": "Total", "aggregation": "weighted_arithmetic",
-             "children": [{"ref": "base", "weight": 0.6}, {"ref": "c", "weight": 0.4}]},
-            {"id": "base", "name_zh": "基础", "name_en": "Base", "aggregation": "weighted_arithmetic",
-             "children": [{"ref": "a", "weight": 0.5}, {"ref": "b", "weight": 0.5}]},
+            {
+                "id": "total",
+                "name_zh": "总",
+                "name_en": "Total",
+                "aggregation": "weighted_arithmetic",
+                "children": [{"ref": "base", "weight": 0.6}, {"ref": "c", "weight": 0.4}],
+            },
+            {
+                "id": "base",
+                "name_zh": "基础",
+                "name_en": "Base",
+                "aggregation": "weighted_arithmetic",
+                "children": [{"ref": "a", "weight": 0.5}, {"ref": "b", "weight": 0.5}],
+            },
         ],
     }
 
@@ -71,7 +81,11 @@ def test_regional_spec_is_appendix_1_table_1():
         "employment_driven": 0.15,
     }
     assert {i.normalisation for i in spec.indicators} == {"ratio_to_max"}
-    assert [i.id for i in spec.indicators if i.source == "lakehouse"] == ["platforms", "connected_enterprises", "effective_access_ratio"]
+    assert [i.id for i in spec.indicators if i.source == "lakehouse"] == [
+        "platforms",
+        "connected_enterprises",
+        "effective_access_ratio",
+    ]
     assert [spec.label_zh(n) for n in spec.first_level()] == ["发展基础", "应用范围", "经济效益"]
     assert spec.scale == 100 and spec.ranking.ties == "ordinal" and spec.tiers is None
 
@@ -79,7 +93,11 @@ def test_regional_spec_is_appendix_1_table_1():
 def test_industry_spec_is_appendix_1_table_2():
     spec = load_spec(INDICES / "industry.yaml")
     assert spec.weights("total") == {"industry_application": 0.5, "economic_benefit": 0.5}
-    assert spec.global_weights() == {"connected_enterprises": 0.25, "effective_access_ratio": 0.25, "iiot_value_added": 0.5}
+    assert spec.global_weights() == {
+        "connected_enterprises": 0.25,
+        "effective_access_ratio": 0.25,
+        "iiot_value_added": 0.5,
+    }
     assert [i.source for i in spec.indicators] == ["lakehouse", "lakehouse", "external"]
 
 
@@ -92,19 +110,40 @@ def test_industrial_app_spec_is_one_ratio_to_max_indicator():
 
 def test_caict_spec_has_5_first_level_and_19_second_level_dimensions():
     spec = load_spec(INDICES / "caict_regional.yaml")
-    assert [spec.label_zh(n) for n in spec.first_level()] == ["基础能力", "技术创新", "产业发展", "应用推广", "发展环境"]
+    assert [spec.label_zh(n) for n in spec.first_level()] == [
+        "基础能力",
+        "技术创新",
+        "产业发展",
+        "应用推广",
+        "发展环境",
+    ]
     assert [len(spec.node_by_id[n].children) for n in spec.first_level()] == [5, 3, 4, 3, 4]
     assert len(spec.indicator_ids()) == 19
     assert {i.normalisation for i in spec.indicators} == {"min_max"}
-    assert spec.weights("innovation") == {"rd_investment": 1 / 3, "innovation_output": 1 / 3, "innovation_carriers": 1 / 3}
+    assert spec.weights("innovation") == {
+        "rd_investment": 1 / 3,
+        "innovation_output": 1 / 3,
+        "innovation_carriers": 1 / 3,
+    }
     assert spec.tiers.method == "natural_breaks" and spec.tiers.k == 4
     assert spec.tiers.labels == ("示范引领", "快速崛起", "后发追赶", "孕育起步")
-    assert [i.id for i in spec.indicators if i.source == "lakehouse"] == ["platform_cultivation", "industry_activity", "adoption", "application_level"]
+    assert [i.id for i in spec.indicators if i.source == "lakehouse"] == [
+        "platform_cultivation",
+        "industry_activity",
+        "adoption",
+        "application_level",
+    ]
 
 
 def test_city_36kr_spec_has_5_first_level_12_second_level_20_third_level():
     spec = load_spec(INDICES / "city_36kr.yaml")
-    assert [spec.label_zh(n) for n in spec.first_level()] == ["发展环境", "资金支持", "研发能力", "基础支持", "发展成效"]
+    assert [spec.label_zh(n) for n in spec.first_level()] == [
+        "发展环境",
+        "资金支持",
+        "研发能力",
+        "基础支持",
+        "发展成效",
+    ]
     second = [c for n in spec.first_level() for c in spec.weights(n)]
     assert len(second) == 12 and all(s in spec.node_by_id for s in second)
     assert len(spec.indicator_ids()) == 20
@@ -130,7 +169,10 @@ def test_weights_within_tolerance_pass_and_fractions_are_exact(tmp_path):
     data["nodes"][1]["children"] = [{"ref": "a", "weight": "1/3"}, {"ref": "b", "weight": "2/3"}]
     assert load_spec(write(tmp_path, data)).weights("base") == {"a": 1 / 3, "b": 2 / 3}
     data["nodes"][1]["children"] = [{"ref": "a", "weight": "1/0"}, {"ref": "b", "weight": "2/3"}]
-    assert error_of(tmp_path, data) == "SPEC: nodes[base].children[a].weight: weight '1/0' is not a number or a fraction a/b"
+    assert (
+        error_of(tmp_path, data)
+        == "SPEC: nodes[base].children[a].weight: weight '1/0' is not a number or a fraction a/b"
+    )
 
 
 def test_unknown_indicator(tmp_path):
@@ -156,9 +198,21 @@ def test_child_listed_twice(tmp_path):
 
 def test_cycle(tmp_path):
     data = base_dict()
-    data["nodes"].append({"id": "loop", "name_zh": "环", "name_en": "Loop", "aggregation": "weighted_arithmetic", "children": [{"ref": "base", "weight": 1}]})
+    data["nodes"].append(
+        {
+            "id": "loop",
+            "name_zh": "环",
+            "name_en": "Loop",
+            "aggregation": "weighted_arithmetic",
+            "children": [{"ref": "base", "weight": 1}],
+        }
+    )
     data["nodes"][1]["children"] = [{"ref": "a", "weight": 0.5}, {"ref": "loop", "weight": 0.5}]
-    data["nodes"][0]["children"] = [{"ref": "base", "weight": 0.3}, {"ref": "b", "weight": 0.3}, {"ref": "c", "weight": 0.4}]
+    data["nodes"][0]["children"] = [
+        {"ref": "base", "weight": 0.3},
+        {"ref": "b", "weight": 0.3},
+        {"ref": "c", "weight": 0.4},
+    ]
     assert error_of(tmp_path, data) == "SPEC: node 'base': cycle base -> loop -> base"
 
 
@@ -193,10 +247,15 @@ def test_unknown_keys_and_values(tmp_path):
     assert error_of(tmp_path, data) == "SPEC: nodes[total].colour: Extra inputs are not permitted"
     data = base_dict()
     data["indicators"][2]["direction"] = "up"
-    assert error_of(tmp_path, data) == "SPEC: indicators[c].direction: Input should be 'higher_is_better' or 'lower_is_better'"
+    assert (
+        error_of(tmp_path, data)
+        == "SPEC: indicators[c].direction: Input should be 'higher_is_better' or 'lower_is_better'"
+    )
     data = base_dict()
     data["indicators"][2]["missing"] = "drop"
-    assert error_of(tmp_path, data) == "SPEC: indicators[c].missing: Input should be 'exclude', 'zero', 'mean' or 'error'"
+    assert (
+        error_of(tmp_path, data) == "SPEC: indicators[c].missing: Input should be 'exclude', 'zero', 'mean' or 'error'"
+    )
     data = base_dict()
     data["nodes"][1]["children"][0]["weight"] = 0
     assert error_of(tmp_path, data) == "SPEC: nodes[base].children[a].weight: Input should be greater than 0"
@@ -206,9 +265,18 @@ def test_geometric_mean_refuses_z_scores(tmp_path):
     data = base_dict()
     data["nodes"][1]["aggregation"] = "weighted_geometric"
     data["indicators"][1]["normalisation"] = "z_score"
-    assert error_of(tmp_path, data) == "SPEC: node 'base': weighted_geometric needs non-negative children, but z_score indicator 'b' can be negative"
+    assert (
+        error_of(tmp_path, data)
+        == "SPEC: node 'base': weighted_geometric needs non-negative children, but z_score indicator 'b' can be negative"
+    )
     data["indicators"][1]["normalisation"] = "rank"
-    data["uncertainty"] = {"weights": {"method": "uniform", "spread": 0.2}, "normalisations": ["spec", "z_score"], "draws": 10, "seed": 1, "percentiles": [5, 95]}
+    data["uncertainty"] = {
+        "weights": {"method": "uniform", "spread": 0.2},
+        "normalisations": ["spec", "z_score"],
+        "draws": 10,
+        "seed": 1,
+        "percentiles": [5, 95],
+    }
     assert error_of(tmp_path, data) == (
         "SPEC: node 'base': weighted_geometric needs non-negative children, but the z_score uncertainty alternative can be negative"
     )
@@ -219,26 +287,40 @@ def test_stated_weight_is_checked_against_the_path(tmp_path):
     data["nodes"][1]["children"][0]["stated_weight"] = 0.3
     assert load_spec(write(tmp_path, data)).global_weights()["a"] == 0.3
     data["nodes"][1]["children"][0]["stated_weight"] = 0.15
-    assert error_of(tmp_path, data) == "SPEC: node 'base': child 'a' has a share of 0.3 of the index, but its stated_weight is 0.15"
+    assert (
+        error_of(tmp_path, data)
+        == "SPEC: node 'base': child 'a' has a share of 0.3 of the index, but its stated_weight is 0.15"
+    )
 
 
 def test_tiers_and_uncertainty_sections(tmp_path):
     data = base_dict()
     data["tiers"] = {"method": "thresholds", "thresholds": [55, 60, 70], "labels": ["1", "2", "3", "4"]}
-    assert error_of(tmp_path, data) == "SPEC: tiers.thresholds: tier thresholds [55.0, 60.0, 70.0] must be strictly descending"
+    assert (
+        error_of(tmp_path, data)
+        == "SPEC: tiers.thresholds: tier thresholds [55.0, 60.0, 70.0] must be strictly descending"
+    )
     data["tiers"] = {"method": "thresholds", "thresholds": [70, 60, 55], "labels": ["1", "2", "3"]}
     assert error_of(tmp_path, data) == "SPEC: tiers.thresholds: 3 thresholds need 4 labels, got 3"
     data["tiers"] = {"method": "natural_breaks", "k": 4, "labels": ["1", "2"]}
     assert error_of(tmp_path, data) == "SPEC: tiers.natural_breaks: k=4 natural-break tiers need 4 labels, got 2"
     data = base_dict()
-    data["uncertainty"] = {"weights": {"method": "dirichlet", "spread": 0.2}, "normalisations": ["spec"], "draws": 10, "seed": 1, "percentiles": [5, 95]}
+    data["uncertainty"] = {
+        "weights": {"method": "dirichlet", "spread": 0.2},
+        "normalisations": ["spec"],
+        "draws": 10,
+        "seed": 1,
+        "percentiles": [5, 95],
+    }
     assert error_of(tmp_path, data) == "SPEC: uncertainty.weights: weights.method dirichlet needs concentration"
     data["uncertainty"]["weights"] = {"method": "dirichlet", "concentration": 10}
     data["uncertainty"]["percentiles"] = [95, 5]
     assert error_of(tmp_path, data) == "SPEC: uncertainty: percentiles [95.0, 5.0] must satisfy 0 <= low < high <= 100"
     data["uncertainty"]["percentiles"] = [5, 95]
     data["uncertainty"]["normalisations"] = ["spec", "base_period"]
-    assert error_of(tmp_path, data).startswith("SPEC: uncertainty.normalisations[1]: Input should be 'spec', 'ratio_to_max', 'min_max', 'z_score' or 'rank'")
+    assert error_of(tmp_path, data).startswith(
+        "SPEC: uncertainty.normalisations[1]: Input should be 'spec', 'ratio_to_max', 'min_max', 'z_score' or 'rank'"
+    )
 
 
 def test_unreadable_files(tmp_path):

@@ -32,7 +32,10 @@ def test_profile_without_quick_start():
     assert cluster.quick_start is None
     assert quick_start_conf(cluster, 0.001, "auto") == {}
     assert quick_start_conf(cluster, 0.001, "optimizing") == {}
-    with pytest.raises(ValueError, match=r"^profile 'cluster' has no quick_start JVM options \(conf/profiles/cluster.yaml: quick_start\)$"):
+    with pytest.raises(
+        ValueError,
+        match=r"^profile 'cluster' has no quick_start JVM options \(conf/profiles/cluster.yaml: quick_start\)$",
+    ):
         quick_start_conf(cluster, 0.001, "quick", "cluster")
 
 
@@ -54,7 +57,12 @@ def test_bad_quick_start_is_named_with_its_file(tmp_path, settings):
 
 
 def test_cli_refuses_quick_without_options_before_starting_spark(tmp_path):
-    res = CliRunner().invoke(main, ["--profile", "cluster", "generate", "--scale", "0.001", "--out", str(tmp_path / "o"), "--jit", "quick"])
+    res = CliRunner().invoke(
+        main, ["--profile", "cluster", "generate", "--scale", "0.001", "--out", str(tmp_path / "o"), "--jit", "quick"]
+    )
     assert res.exit_code == 2
-    assert "Error: Invalid value for --jit: profile 'cluster' has no quick_start JVM options (conf/profiles/cluster.yaml: quick_start)" in res.output
+    assert (
+        "Error: Invalid value for --jit: profile 'cluster' has no quick_start JVM options (conf/profiles/cluster.yaml: quick_start)"
+        in res.output
+    )
     assert not (tmp_path / "o").exists()

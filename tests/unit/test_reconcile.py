@@ -8,17 +8,39 @@ T0, T1 = datetime(2020, 7, 1, 2), datetime(2020, 7, 1, 3)
 
 
 def split(read, new=0, update=0, quarantine=0, dup_batch=0, dup_existing=0):
-    return {"rows_read": read, "new": new, "update": update, "quarantine": quarantine, "duplicate_in_batch": dup_batch, "duplicate_existing": dup_existing}
+    return {
+        "rows_read": read,
+        "new": new,
+        "update": update,
+        "quarantine": quarantine,
+        "duplicate_in_batch": dup_batch,
+        "duplicate_existing": dup_existing,
+    }
 
 
 def test_a_feed_that_adds_up_reconciles_per_platform():
     rec = reconcile(
-        "b1", "logins", {"P01": 2, "P02": 1},
-        landed={"P01": 10, "P02": 5}, split={"P01": split(10, new=6, quarantine=2, dup_batch=1, dup_existing=1), "P02": split(5, new=4, update=1)},
-        written={"P01": 6, "P02": 5}, parked={"P01": 2}, started=T0, finished=T1,
+        "b1",
+        "logins",
+        {"P01": 2, "P02": 1},
+        landed={"P01": 10, "P02": 5},
+        split={"P01": split(10, new=6, quarantine=2, dup_batch=1, dup_existing=1), "P02": split(5, new=4, update=1)},
+        written={"P01": 6, "P02": 5},
+        parked={"P01": 2},
+        started=T0,
+        finished=T1,
     )
     c = rec.counts
-    assert (c.files, c.rows_read, c.new, c.update, c.quarantine, c.duplicates, c.split_mismatch, c.reconciled) == (3, 15, 10, 1, 2, 2, 0, True)
+    assert (c.files, c.rows_read, c.new, c.update, c.quarantine, c.duplicates, c.split_mismatch, c.reconciled) == (
+        3,
+        15,
+        10,
+        1,
+        2,
+        2,
+        0,
+        True,
+    )
     assert [r.as_tuple() for r in rec.audit] == [
         ("b1", "logins", "P01", 2, 10, 6, 0, 2, 1, 1, True, T0, T1),
         ("b1", "logins", "P02", 1, 5, 4, 1, 0, 0, 0, True, T0, T1),
@@ -27,8 +49,17 @@ def test_a_feed_that_adds_up_reconciles_per_platform():
 
 
 def test_a_lost_write_does_not_reconcile_and_says_so():
-    rec = reconcile("b1", "traffic", {"P01": 1}, landed={"P01": 10}, split={"P01": split(10, new=8, quarantine=2)},
-                    written={"P01": 7}, parked={"P01": 2}, started=T0, finished=T1)
+    rec = reconcile(
+        "b1",
+        "traffic",
+        {"P01": 1},
+        landed={"P01": 10},
+        split={"P01": split(10, new=8, quarantine=2)},
+        written={"P01": 7},
+        parked={"P01": 2},
+        started=T0,
+        finished=T1,
+    )
     assert not rec.counts.reconciled and [r.reconciled for r in rec.audit] == [False]
     assert rec.counts.problem("b1", "traffic") == (
         "batch b1 feed traffic: read 10 rows but wrote 7 to silver, 2 to quarantine and removed 0 duplicates; "
@@ -38,8 +69,17 @@ def test_a_lost_write_does_not_reconcile_and_says_so():
 
 def test_rows_multiplied_after_bronze_are_caught_even_when_the_sums_agree():
     # the split saw 11 rows where bronze has 10: one row doubled on its way, and quarantined twice
-    rec = reconcile("b1", "roster", {"P01": 1}, landed={"P01": 10}, split={"P01": split(11, new=8, quarantine=3)},
-                    written={"P01": 8}, parked={"P01": 2}, started=T0, finished=T1)
+    rec = reconcile(
+        "b1",
+        "roster",
+        {"P01": 1},
+        landed={"P01": 10},
+        split={"P01": split(11, new=8, quarantine=3)},
+        written={"P01": 8},
+        parked={"P01": 2},
+        started=T0,
+        finished=T1,
+    )
     assert (rec.counts.rows_read, rec.counts.new + rec.counts.quarantine, rec.counts.split_mismatch) == (10, 10, 1)
     assert not rec.counts.reconciled
     assert rec.counts.problem("b1", "roster").endswith(

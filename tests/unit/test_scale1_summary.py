@@ -17,16 +17,50 @@ def harness():
     return module
 
 
-def figures(k, *, scale=0.002, passes=2, effective, truth_effective, fp=0, revision=None, seconds=(10.0, 20.0, 5.0), reconciled=True):
+def figures(
+    k,
+    *,
+    scale=0.002,
+    passes=2,
+    effective,
+    truth_effective,
+    fp=0,
+    revision=None,
+    seconds=(10.0, 20.0, 5.0),
+    reconciled=True,
+):
     tp = effective - fp
     fn = truth_effective - tp
     r = {
-        "pass": k, "scale": scale, "seed": 7, "profile": "local",
+        "pass": k,
+        "scale": scale,
+        "seed": 7,
+        "profile": "local",
         "seconds": dict(zip(("generate", "ingest", "classify"), seconds, strict=True)),
-        "truth": {"passes": passes, "enterprises": 10_850, "effective": truth_effective, "rows_delivered": 1000 + k, "files": 3, "bytes": 99, "config_sha256": "c0ffee"},
-        "ingest": None if reconciled is None else {"batch_id": f"b{k}", "files": 3, "reconciled": reconciled, "rows_read": 1000 + k, "quarantined": 7},
-        "classify": {"rule_set": "activity-2of3-v1", "mlflow_run_id": f"run{k}", "connected": 10_850, "effective": effective,
-                     "evaluation": {"true_positive": tp, "false_positive": fp, "false_negative": fn, "true_negative": 10_850 - tp - fp - fn}},
+        "truth": {
+            "passes": passes,
+            "enterprises": 10_850,
+            "effective": truth_effective,
+            "rows_delivered": 1000 + k,
+            "files": 3,
+            "bytes": 99,
+            "config_sha256": "c0ffee",
+        },
+        "ingest": None
+        if reconciled is None
+        else {"batch_id": f"b{k}", "files": 3, "reconciled": reconciled, "rows_read": 1000 + k, "quarantined": 7},
+        "classify": {
+            "rule_set": "activity-2of3-v1",
+            "mlflow_run_id": f"run{k}",
+            "connected": 10_850,
+            "effective": effective,
+            "evaluation": {
+                "true_positive": tp,
+                "false_positive": fp,
+                "false_negative": fn,
+                "true_negative": 10_850 - tp - fp - fn,
+            },
+        },
     }
     if revision is not None:
         r["code_revision"] = revision
@@ -49,7 +83,13 @@ def test_all_passes_add_up_to_the_national_count_against_the_scaled_target(harne
     s = harness.summarise(results)
     assert s["passes_done"] == [0, 1] and s["complete"] is True
     assert s["code_revisions"] == {"abc123": [1], "not recorded": [0]}
-    assert (s["enterprises"], s["connected"], s["truth_effective"], s["classified_effective"], s["rows_delivered"]) == (21_700, 21_700, 3235, 3220, 2001)
+    assert (s["enterprises"], s["connected"], s["truth_effective"], s["classified_effective"], s["rows_delivered"]) == (
+        21_700,
+        21_700,
+        3235,
+        3220,
+        2001,
+    )
     assert (s["true_positive"], s["false_positive"], s["false_negative"]) == (3218, 2, 17)
     assert s["precision"] == pytest.approx(3218 / 3220) and s["recall"] == pytest.approx(3218 / 3235)
     assert s["seconds"] == {"generate": 10.0, "ingest": 50.0, "classify": 11.0}
@@ -60,7 +100,11 @@ def test_all_passes_add_up_to_the_national_count_against_the_scaled_target(harne
 
 
 def test_a_count_off_by_more_than_one_percent_is_outside_tolerance(harness, tmp_path):
-    results = write(tmp_path / "r", figures(0, effective=1600, truth_effective=1600), figures(1, effective=1600, truth_effective=1600))
+    results = write(
+        tmp_path / "r",
+        figures(0, effective=1600, truth_effective=1600),
+        figures(1, effective=1600, truth_effective=1600),
+    )
     s = harness.summarise(results)
     assert s["target"] == 3240 and s["classified_effective"] == 3200
     assert s["within_tolerance"] is False  # 3200 / 3240 - 1 = -1.23%
@@ -80,8 +124,15 @@ def test_a_pass_whose_ingest_an_earlier_attempt_did_is_not_counted_as_unreconcil
 
 
 def test_passes_of_two_feeds_in_one_folder_are_refused(harness, tmp_path):
-    results = write(tmp_path / "r", figures(0, effective=1620, truth_effective=1625), figures(1, scale=1.0, passes=10, effective=1, truth_effective=1))
-    with pytest.raises(SystemExit, match=r"holds passes of several feeds \(scales \[0\.002, 1\.0\], passes \[2, 10\]\): use one --results per feed"):
+    results = write(
+        tmp_path / "r",
+        figures(0, effective=1620, truth_effective=1625),
+        figures(1, scale=1.0, passes=10, effective=1, truth_effective=1),
+    )
+    with pytest.raises(
+        SystemExit,
+        match=r"holds passes of several feeds \(scales \[0\.002, 1\.0\], passes \[2, 10\]\): use one --results per feed",
+    ):
         harness.summarise(results)
 
 
