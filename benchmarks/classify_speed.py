@@ -76,7 +76,8 @@ def duckdb_labels(con: duckdb.DuckDBPyConnection, files: dict[str, list[str]], w
                           sum(quantity) FILTER (WHERE resource_kind = 'storage') AS storage,
                           sum(quantity) FILTER (WHERE resource_kind = 'app_session') AS sessions
                    FROM {src("resource_usage")} WHERE {in_window} GROUP BY ALL),
-             t AS (SELECT credit_code, platform_id, {local} AS d, sum(bytes_in) AS bytes_in, sum(bytes_out) AS bytes_out, sum(requests) AS requests
+             t AS (SELECT credit_code, platform_id, {local} AS d,
+                          sum(bytes_in) AS bytes_in, sum(bytes_out) AS bytes_out, sum(requests) AS requests
                    FROM {src("traffic")} WHERE {in_window} GROUP BY ALL)
         SELECT {key}, coalesce(logins, 0) AS logins, coalesce(users, 0) AS users, coalesce(compute, 0) AS compute,
                coalesce(storage, 0) AS storage, coalesce(sessions, 0) AS sessions,
@@ -91,7 +92,8 @@ def duckdb_labels(con: duckdb.DuckDBPyConnection, files: dict[str, list[str]], w
                sum(compute) AS compute_core_hours,
                count(DISTINCT d) FILTER (WHERE bytes_in + bytes_out > 0 OR requests > 0) AS traffic_days,
                sum(bytes_in + bytes_out) AS traffic_bytes,
-               count(DISTINCT d) AS active_days, sum(logins) AS logins, sum(users) AS user_days, max(users) AS peak_daily_users,
+               count(DISTINCT d) AS active_days, sum(logins) AS logins, sum(users) AS user_days,
+               max(users) AS peak_daily_users,
                max(storage) AS peak_storage_bytes, sum(sessions) AS app_sessions, sum(requests) AS requests
         FROM daily GROUP BY credit_code
     """)
@@ -212,15 +214,19 @@ def main() -> None:
     reports = [bench_scale(spark, base, spec, s, args.seed, work) for s in args.scales]
     for r in reports:
         print(
-            f"scale {r['scale']}: {r['enterprises']:,} enterprises, {r['effective']:,} effective; against the truth precision {r['precision']:.4f}, recall {r['recall']:.4f}"
+            f"scale {r['scale']}: {r['enterprises']:,} enterprises, {r['effective']:,} effective; "
+            f"against the truth precision {r['precision']:.4f}, recall {r['recall']:.4f}"
         )
     print(
-        f"{'scale':>6} {'rows':>12} {'spark feat s':>12} {'spark cls s':>11} {'spark r/s/core':>14} {'duckdb s':>9} {'duck r/s/core':>13} {'duck x':>7} {'disagree':>8}"
+        f"{'scale':>6} {'rows':>12} {'spark feat s':>12} {'spark cls s':>11} {'spark r/s/core':>14} {'duckdb s':>9} "
+        f"{'duck r/s/core':>13} {'duck x':>7} {'disagree':>8}"
     )
     for r in reports:
         print(
-            f"{r['scale']:>6} {r['silver_rows_in_window']:>12,} {r['spark_feature_building_s']:>12} {r['spark_classification_s']:>11} "
-            f"{r['spark_rows_per_s_per_core']:>14,} {r['duckdb_s']:>9} {r['duckdb_rows_per_s_per_core']:>13,} {r['duckdb_speedup']:>7} {r['labels_disagreeing']:>8}"
+            f"{r['scale']:>6} {r['silver_rows_in_window']:>12,} {r['spark_feature_building_s']:>12} "
+            f"{r['spark_classification_s']:>11} "
+            f"{r['spark_rows_per_s_per_core']:>14,} {r['duckdb_s']:>9} {r['duckdb_rows_per_s_per_core']:>13,} "
+            f"{r['duckdb_speedup']:>7} {r['labels_disagreeing']:>8}"
         )
     out = Path(__file__).parent / "results"
     out.mkdir(exist_ok=True)

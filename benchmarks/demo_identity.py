@@ -79,7 +79,8 @@ def compare(a: Path, b: Path) -> list[str]:
         for p in (a, b)
     ]
     print(
-        f"truth enterprises: {len(truth[0])} and {len(truth[1])} rows, {'same' if truth[0] == truth[1] else 'DIFFERENT'}"
+        f"truth enterprises: {len(truth[0])} and {len(truth[1])} rows, "
+        f"{'same' if truth[0] == truth[1] else 'DIFFERENT'}"
     )
     if truth[0] != truth[1]:
         problems.append("truth enterprises differ")
@@ -91,7 +92,8 @@ def compare(a: Path, b: Path) -> list[str]:
         rb = canonical_rows(spark, b / "lakehouse" / name, str(b))
         same = ra == rb
         print(
-            f"{name:32s} {len(ra):>9,} {len(rb):>9,} rows  {'same' if same else 'DIFFERENT'}  {hashlib.sha256(''.join(ra).encode()).hexdigest()[:12]}"
+            f"{name:32s} {len(ra):>9,} {len(rb):>9,} rows  {'same' if same else 'DIFFERENT'}  "
+            f"{hashlib.sha256(''.join(ra).encode()).hexdigest()[:12]}"
         )
         if not same:
             only_a, only_b = sorted(set(ra) - set(rb))[:2], sorted(set(rb) - set(ra))[:2]

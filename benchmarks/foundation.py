@@ -63,15 +63,19 @@ def main() -> None:
         shutil.rmtree(work, ignore_errors=True)
     first = rows[0]
     print(
-        f"{'scale':>8} {'files':>6} {'rows':>10} {'gen s':>7} {'ingest s':>8} {'gen rows/s':>11} {'ing rows/s':>11}  ratios to scale {first['scale']} (rows, gen s, ingest s)"
+        f"{'scale':>8} {'files':>6} {'rows':>10} {'gen s':>7} {'ingest s':>8} {'gen rows/s':>11} {'ing rows/s':>11}  "
+        f"ratios to scale {first['scale']} (rows, gen s, ingest s)"
     )
     for row in rows:
         print(
-            f"{row['scale']:>8} {row['files']:>6} {row['rows']:>10,} {row['generate_s']:>7} {row['ingest_s']:>8} {row['generate_rows_per_s']:>11,} {row['ingest_rows_per_s']:>11,}"
-            f"  {row['rows'] / first['rows']:.1f}x {row['generate_s'] / first['generate_s']:.2f}x {row['ingest_s'] / first['ingest_s']:.2f}x"
+            f"{row['scale']:>8} {row['files']:>6} {row['rows']:>10,} {row['generate_s']:>7} {row['ingest_s']:>8} "
+            f"{row['generate_rows_per_s']:>11,} {row['ingest_rows_per_s']:>11,}"
+            f"  {row['rows'] / first['rows']:.1f}x {row['generate_s'] / first['generate_s']:.2f}x "
+            f"{row['ingest_s'] / first['ingest_s']:.2f}x"
         )
     print(
-        f"driver peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB (Python side; the JVM is separate)"
+        f"driver peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB (Python side; "
+        "the JVM is separate)"
     )
     out = Path(__file__).parent / "results"
     out.mkdir(exist_ok=True)

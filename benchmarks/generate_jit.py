@@ -88,7 +88,8 @@ def main() -> None:
     print(f"{'scale':>8} {'quick s':>8} {'optim. s':>8} {'quick/optim.':>12}  identical output")
     for r in rows:
         print(
-            f"{r['scale']:>8} {r['quick_median_s']:>8} {r['optimizing_median_s']:>8} {r['ratio_quick_to_optimizing']:>12.3f}  {'yes' if r['identical_output'] else 'NO'}"
+            f"{r['scale']:>8} {r['quick_median_s']:>8} {r['optimizing_median_s']:>8} "
+            f"{r['ratio_quick_to_optimizing']:>12.3f}  {'yes' if r['identical_output'] else 'NO'}"
             f"   (runs: quick {r['quick_s']}, optimizing {r['optimizing_s']})"
         )
     out = ROOT / "benchmarks" / "results"

@@ -124,7 +124,8 @@ def main() -> None:
         },
     }
     print(
-        f"scale {report['scale']}: {report['files']:,} files, {rows:,} rows, {report['expectations']} expectation results, each variant in a fresh process"
+        f"scale {report['scale']}: {report['files']:,} files, {rows:,} rows, "
+        f"{report['expectations']} expectation results, each variant in a fresh process"
     )
     print(f"ingest with validation    {with_ge:8.1f} s")
     print(f"ingest without validation {without:8.1f} s")

@@ -123,7 +123,8 @@ def summarise(results: Path) -> dict:
     scales, passes = {r["scale"] for r in done.values()}, {r["truth"]["passes"] for r in done.values()}
     if len(scales) != 1 or len(passes) != 1:
         raise SystemExit(
-            f"{results} holds passes of several feeds (scales {sorted(scales)}, passes {sorted(passes)}): use one --results per feed"
+            f"{results} holds passes of several feeds (scales {sorted(scales)}, passes {sorted(passes)}): "
+            "use one --results per feed"
         )
     (scale,), (passes,) = scales, passes
     revisions: dict[str, list[int]] = defaultdict(list)
@@ -141,7 +142,8 @@ def summarise(results: Path) -> dict:
         "passes": passes,
         "complete": len(done) == passes,
         "configs": sorted({r["truth"]["config_sha256"] for r in done.values()}),
-        # the commit each pass ran from (its MLflow run records it too, but a work folder's runs may not outlive the machine)
+        # the commit each pass ran from (its MLflow run records it too, but a work folder's runs may not outlive the
+        # machine)
         "code_revisions": dict(sorted(revisions.items())),
         "enterprises": sum(r["truth"]["enterprises"] for r in done.values()),
         "connected": sum(r["classify"]["connected"] for r in done.values()),
@@ -186,7 +188,10 @@ def main() -> None:
         "--results",
         type=Path,
         default=None,
-        help="Folder for the per-pass figures (default WORK/results); one in the repository keeps them past a lost machine.",
+        help=(
+            "Folder for the per-pass figures (default WORK/results); one in the repository keeps them past a "
+            "lost machine."
+        ),
     )
     parser.add_argument("--one-pass", type=int, default=None, help=argparse.SUPPRESS)  # the child process of one pass
     args = parser.parse_args()

@@ -30,9 +30,12 @@ SILVER_LINEAGE_DDL = "source_file string, delivery_date date, batch_id string, i
 SILVER_LOGS = {
     "logins": "user_key string, event_ts timestamp, event_date date, channel string, record_key string",
     "resource_usage": (
-        "event_ts timestamp, event_date date, resource_kind string, app_id string, quantity double, unit string, record_key string"
+        "event_ts timestamp, event_date date, resource_kind string, app_id string, quantity double, unit string, "
+        "record_key string"
     ),
-    "traffic": "event_ts timestamp, event_date date, bytes_in bigint, bytes_out bigint, requests bigint, record_key string",
+    "traffic": (
+        "event_ts timestamp, event_date date, bytes_in bigint, bytes_out bigint, requests bigint, record_key string"
+    ),
 }
 GOLD_LINEAGE = "run_id string, window_start date, window_end date"
 FEATURES_DDL = (
@@ -93,17 +96,21 @@ GOLD_TABLES = ("activity_daily", "app_sessions_daily", "activity_features", "ent
 _REFERENCE_DDL = {
     "platforms": "platform_id string NOT NULL, company_name string, platform_name string, province_name string",
     "provinces": (
-        "province_code string NOT NULL, division_code string NOT NULL, name_zh string NOT NULL, full_name_zh string NOT NULL, "
+        "province_code string NOT NULL, division_code string NOT NULL, name_zh string NOT NULL, "
+        "full_name_zh string NOT NULL, "
         "name_en string NOT NULL, region string NOT NULL, economic_zone string"
     ),
-    "economic_zones": "zone_id string NOT NULL, name_zh string NOT NULL, name_en string NOT NULL, table_3_7_order int NOT NULL",
+    "economic_zones": (
+        "zone_id string NOT NULL, name_zh string NOT NULL, name_en string NOT NULL, table_3_7_order int NOT NULL"
+    ),
     "sections": "section_code string NOT NULL, name_zh string NOT NULL, name_en string NOT NULL",
     "sub_industries": (
         "sub_industry_id string NOT NULL, name_zh string NOT NULL, name_en string NOT NULL, section_code string, "
         "table_4_2_rank int NOT NULL"
     ),
     "apps": (
-        "app_id string NOT NULL, name_zh string NOT NULL, name_en string NOT NULL, kind string NOT NULL, sub_industry_id string, "
+        "app_id string NOT NULL, name_zh string NOT NULL, name_en string NOT NULL, kind string NOT NULL, "
+        "sub_industry_id string, "
         "category string NOT NULL"
     ),
 }
@@ -141,7 +148,8 @@ TABLES: tuple[Table, ...] = (
         "silver",
         "roster",
         "platform_id string, tenant_id string, credit_code string, company_name string, section_code string, "
-        f"sub_industry_id string, registered_at timestamp, record_key string, content_hash string, {SILVER_LINEAGE_DDL}",
+        "sub_industry_id string, registered_at timestamp, record_key string, content_hash string, "
+        f"{SILVER_LINEAGE_DDL}",
         "one row per (platform, tenant): credit code, company, section, sub-industry, registration time (UTC)",
         "upsert",
         "ingest",
@@ -180,7 +188,8 @@ TABLES: tuple[Table, ...] = (
     Table(
         "quarantine",
         "records",
-        "batch_id string NOT NULL, feed string, platform_id string, source_file string, delivery_date date, raw_record string, "
+        "batch_id string NOT NULL, feed string, platform_id string, source_file string, delivery_date date, "
+        "raw_record string, "
         "reason_code string NOT NULL, reason_detail string, quarantined_at timestamp NOT NULL",
         "every rejected record (or file): raw text, source file, `reason_code`, `reason_detail`",
         "append",
@@ -189,7 +198,8 @@ TABLES: tuple[Table, ...] = (
     Table(
         "ops",
         "ingest_audit",
-        "batch_id string, feed string, platform_id string, files int, rows_read bigint, inserted bigint, updated bigint, "
+        "batch_id string, feed string, platform_id string, files int, rows_read bigint, inserted bigint, "
+        "updated bigint, "
         "quarantined bigint, duplicates_in_batch bigint, duplicates_existing bigint, reconciled boolean, "
         "started_at timestamp, finished_at timestamp",
         "per batch × feed × platform: rows read, inserted, updated, quarantined, duplicates, reconciled",
@@ -219,9 +229,11 @@ TABLES: tuple[Table, ...] = (
     Table(
         "ops",
         "quality_history",
-        "batch_id string NOT NULL, run_kind string NOT NULL, suite string NOT NULL, rule string NOT NULL, column string, "
+        "batch_id string NOT NULL, run_kind string NOT NULL, suite string NOT NULL, rule string NOT NULL, "
+        "column string, "
         "action string NOT NULL, success boolean NOT NULL, gate_breached boolean NOT NULL, element_count bigint, "
-        "unexpected_count bigint, unexpected_percent double, unexpected_samples array<string>, observed map<string,double>, "
+        "unexpected_count bigint, unexpected_percent double, unexpected_samples array<string>, "
+        "observed map<string,double>, "
         "validated_at timestamp NOT NULL",
         "one row per expectation per validation run (ingest, quality, classify): counts, samples, observed metrics",
         "append",
@@ -264,7 +276,8 @@ TABLES: tuple[Table, ...] = (
     Table(
         "gold",
         "enterprise_labels",
-        "credit_code string, province_code string, section_code string, sub_industry_id string, platforms array<string>, "
+        "credit_code string, province_code string, section_code string, sub_industry_id string, "
+        "platforms array<string>, "
         f"{FEATURES_DDL}, effective boolean, passed_signals array<string>, failed_signals array<string>, "
         f"rule_set string, {GOLD_LINEAGE}",
         "one row per connected enterprise (the master): `effective`, `passed_signals`, `failed_signals`, `rule_set`, "
@@ -280,22 +293,27 @@ TABLES: tuple[Table, ...] = (
             (
                 "economy_national",
                 "year int, gdp double, direct_va double, penetration_va double, total_va double, gdp_share double, "
-                "penetration_rate_multiplier double, gamma double, multiplier double, productivity double, employment double, "
+                "penetration_rate_multiplier double, gamma double, multiplier double, productivity double, "
+                "employment double, "
                 "direct_employment double, penetration_employment double, estimated_inputs boolean",
-                "year: national IIoT value added (direct, penetration; 亿元), its GDP share, multiplier, employment (万人)",
+                "year: national IIoT value added (direct, penetration; 亿元), its GDP share, multiplier, "
+                "employment (万人)",
                 (),
             ),
             (
                 "economy_section",
-                "year int, section_code string, sector int, section_va double, direct_rate double, penetration_rate double, "
-                "direct_va double, penetration_va double, total_va double, productivity double, direct_employment double, "
+                "year int, section_code string, sector int, section_va double, direct_rate double, "
+                "penetration_rate double, "
+                "direct_va double, penetration_va double, total_va double, productivity double, "
+                "direct_employment double, "
                 "penetration_employment double, employment double",
                 "year × GB/T 4754 section: contribution rates, IIoT value added, employment driven",
                 ("release",),
             ),
             (
                 "economy_three_sector",
-                "year int, sector int, gdp double, direct_va double, penetration_va double, total_va double, eta double",
+                "year int, sector int, gdp double, direct_va double, penetration_va double, total_va double, "
+                "eta double",
                 "year × sector (1-3): GDP, IIoT value added, its share η",
                 (),
             ),
@@ -331,7 +349,8 @@ TABLES: tuple[Table, ...] = (
             ),
             (
                 "economy_production_fit",
-                "ln_a double, alpha double, beta double, se_ln_a double, se_alpha double, se_beta double, r_squared double, "
+                "ln_a double, alpha double, beta double, se_ln_a double, se_alpha double, se_beta double, "
+                "r_squared double, "
                 "n_obs int, fit_first int, fit_last int",
                 "one row: the OLS fit of ln Y = ln A + α ln K + β ln L, with standard errors and R²",
                 (),
@@ -344,7 +363,8 @@ TABLES: tuple[Table, ...] = (
             ),
             (
                 "economy_comparison",
-                "kind string, figure string, year int, key string, expected double, ours double, unit string, ratio double, "
+                "kind string, figure string, year int, key string, expected double, ours double, unit string, "
+                "ratio double, "
                 "holds boolean, seed string, location string, inputs string",
                 "the seeds' published figures beside ours, and the identities that must hold",
                 (),
@@ -354,7 +374,8 @@ TABLES: tuple[Table, ...] = (
     Table(
         "gold",
         "access_counts",
-        f"dimension string, key string, connected bigint, effective bigint, access_ratio double, rule_set string, {GOLD_LINEAGE}",
+        "dimension string, key string, connected bigint, effective bigint, access_ratio double, rule_set string, "
+        f"{GOLD_LINEAGE}",
         "dimension (national, province, section, sub_industry, platform) × key: connected, effective, access ratio",
         "overwrite",
         "classify",
@@ -458,7 +479,8 @@ class Tables:
         return self.path("ops.batches")
 
     def staging(self, batch_id: str) -> str:
-        """Scratch of one ingest batch (its parsed and conformed rows until the gates pass); removed when the run ends."""
+        """Scratch of one ingest batch (its parsed and conformed rows until the gates pass); removed when the run
+        ends."""
         return self.s.table_path("_staging", batch_id)
 
     def written_by_ingest(self) -> list[str]:

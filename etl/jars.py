@@ -34,7 +34,8 @@ def resolved_jars(jars: Jars, jars_dir: Path = JARS_DIR) -> list[str]:
     meta = json.loads(listing.read_text())
     if tuple(meta["packages"]) != tuple(jars.packages):
         raise JarsMissing(
-            f"{listing} was resolved for {meta['packages']}, conf/jars.yaml asks for {list(jars.packages)}; run `make setup`"
+            f"{listing} was resolved for {meta['packages']}, conf/jars.yaml asks for {list(jars.packages)}; "
+            "run `make setup`"
         )
     paths = [jars_dir / name for name in meta["files"]]
     absent = [str(p) for p in paths if not p.is_file()]

@@ -41,7 +41,8 @@ def read_yaml(path: Path) -> dict:
 
 
 def _location(data: Any, loc: tuple) -> str:
-    """`nodes.2.children.0.weight` -> `nodes[base].children[0].weight`: list items by their id (or ref) when they have one."""
+    """`nodes.2.children.0.weight` -> `nodes[base].children[0].weight`: list items by their id (or ref) when they
+    have one."""
     parts: list[str] = []
     cursor = data
     for step in loc:

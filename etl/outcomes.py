@@ -1,4 +1,5 @@
-"""The outcome split: each conformed row is new, an update, a duplicate or quarantined; and the counts that reconcile."""
+"""The outcome split: each conformed row is new, an update, a duplicate or quarantined; and the counts that
+reconcile."""
 
 from __future__ import annotations
 

@@ -67,7 +67,8 @@ class ValidatedFeed:
 def validate_feed(
     p: FeedPipeline, feed: str, bronze: DataFrame, existing: DataFrame | None, roster: DataFrame | None
 ) -> ValidatedFeed:
-    """Bronze rows (staged) -> the validated feed; `existing` is silver as the batch finds it, `roster` the roster so far."""
+    """Bronze rows (staged) -> the validated feed; `existing` is silver as the batch finds it, `roster` the roster so
+    far."""
     suite = f"silver.{feed}"
     check_bronze(p.validator, feed, bronze)
     routed = route(

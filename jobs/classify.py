@@ -125,7 +125,8 @@ def publish_gold(
     validator: Validator,
     progress,
 ) -> Gold:
-    """Every gold table in order; a breached gate stops the run and leaves this table and the later ones as they were."""
+    """Every gold table in order; a breached gate stops the run and leaves this table and the later ones as they
+    were."""
     s = inputs.silver
     # exists_in rules read the pinned master snapshot
     publish = Publisher(spark, settings, validator, window, {"silver.enterprise_master": s["silver.enterprise_master"]})

@@ -34,7 +34,8 @@ def _session(settings, name: str, extra_conf: dict[str, str] | None = None):
 
 
 class _LazyGroup(click.Group):
-    """Subcommands imported only when run or listed: `iiap index` pulls in pandas and scipy (5 s), which no Spark job needs."""
+    """Subcommands imported only when run or listed: `iiap index` pulls in pandas and scipy (5 s), which no Spark job
+    needs."""
 
     def __init__(self, *args, lazy: dict[str, str] | None = None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -91,14 +92,20 @@ def main(ctx: click.Context, conf_dir: Path | None, profile: str, lakehouse: str
     "passes_spec",
     default=None,
     metavar="LIST",
-    help="Only these passes of enterprises, e.g. 0-4 or 0,3,7 (scale 1 has ten, 0-9); later runs add the others to the same --out. Default: all.",
+    help=(
+        "Only these passes of enterprises, e.g. 0-4 or 0,3,7 (scale 1 has ten, 0-9); "
+        "later runs add the others to the same --out. Default: all."
+    ),
 )
 @click.option(
     "--jit",
     type=click.Choice(JIT_MODES),
     default="auto",
     show_default=True,
-    help="The driver JVM's compiler: quick (C1 only) starts fast, optimizing (C1+C2) runs big data fast; auto picks quick up to the profile's quick_start.max_scale.",
+    help=(
+        "The driver JVM's compiler: quick (C1 only) starts fast, optimizing (C1+C2) runs big data fast; "
+        "auto picks quick up to the profile's quick_start.max_scale."
+    ),
 )
 @click.pass_obj
 def generate(obj, scale: float, seed: int, out: str, passes_spec: str | None, jit: str) -> None:
@@ -132,7 +139,8 @@ def generate(obj, scale: float, seed: int, out: str, passes_spec: str | None, ji
     m = result.manifest
     written = ", ".join(f"{k:02d}" for k in m["passes_written"])
     console.print(
-        f"{result.files:,} files written; OUT now holds passes {written} of {m['passes']}{'' if m['complete'] else ' (not complete)'}"
+        f"{result.files:,} files written; OUT now holds passes {written} of "
+        f"{m['passes']}{'' if m['complete'] else ' (not complete)'}"
     )
     console.print(f"[bold]{m['enterprises']:,}[/bold] enterprises ({m['effective']:,} effective), {m['files']:,} files")
     console.print(f"landing: {result.landing}\ntruth:   {result.truth}/manifest.json")
@@ -282,7 +290,10 @@ def _tracking(settings) -> str:
 
 def _print_classify(result) -> None:
     out = Console(width=max(Console().width, 110))
-    title = f"{result.rule_set}, {result.window.start}..{result.window.end}: {result.effective:,} of {result.connected:,} connected enterprises effective"
+    title = (
+        f"{result.rule_set}, {result.window.start}..{result.window.end}: "
+        f"{result.effective:,} of {result.connected:,} connected enterprises effective"
+    )
     table = Table(title=title)
     for col in ("dimension", "key", "connected", "effective", "access ratio"):
         table.add_column(col, justify="left" if col in ("dimension", "key") else "right")

@@ -130,7 +130,8 @@ def _union(frames: list[DataFrame]) -> DataFrame:
 
 
 def _at_once(work: dict[str, Callable[[], object]]) -> dict[str, object]:
-    """Run independent Spark jobs from threads: one job's planning (on the driver, one core) overlaps another's tasks."""
+    """Run independent Spark jobs from threads: one job's planning (on the driver, one core) overlaps another's
+    tasks."""
     with ThreadPoolExecutor(max_workers=len(work), thread_name_prefix="iiap-generate") as pool:
         futures = {key: pool.submit(fn) for key, fn in work.items()}
         return {key: f.result() for key, f in futures.items()}
@@ -477,7 +478,8 @@ def _check_output(landing_dir: str, truth_dir: str, identity: dict, selected: li
         for path in (landing_dir, truth_dir):
             if not delivery_files.is_empty(path):
                 raise OutputExists(
-                    f"{path} already holds files; give a new --out, or remove it first (a feed is never mixed with an older one)"
+                    f"{path} already holds files; give a new --out, or remove it first (a feed is never mixed with "
+                    "an older one)"
                 )
         return
     conflicts = truth.identity_conflicts(identity, done)
@@ -488,12 +490,14 @@ def _check_output(landing_dir: str, truth_dir: str, identity: dict, selected: li
     again = [k for k in selected if k in done]
     if again:
         raise OutputExists(
-            f"passes {', '.join(faults.part_name(k) for k in again)} are already in {truth_dir}/passes; a pass is never written twice (give a new --out for another feed)"
+            f"passes {', '.join(faults.part_name(k) for k in again)} are already in {truth_dir}/passes; "
+            "a pass is never written twice (give a new --out for another feed)"
         )
     parts = {faults.part_name(k) for k in selected} | ({faults.RESEND_PART} if 0 in selected else set())
     left = delivery_files.files_of_parts(landing_dir, parts)
     if left:
         raise OutputExists(
-            f"{len(left):,} file{'s' if len(left) != 1 else ''} of passes {', '.join(sorted(parts))} are in {landing_dir} (e.g. {left[0]}) from a run that did not finish "
+            f"{len(left):,} file{'s' if len(left) != 1 else ''} of passes {', '.join(sorted(parts))} are in "
+            f"{landing_dir} (e.g. {left[0]}) from a run that did not finish "
             "(no truth/passes/<part>.json); remove them, then generate those passes again"
         )

@@ -152,11 +152,13 @@ def audit_cmd(
     _print(largest, "residuals (published - fitted), largest first", show, digits=4)
     n = len(result.residuals)
     console.print(
-        f"{n} unit(s); RMSE {result.rmse:.6f} with the recovered weights (max |residual| {result.max_abs_residual:.6f}), {result.rmse_stated:.6f} with the stated ones"
+        f"{n} unit(s); RMSE {result.rmse:.6f} with the recovered weights (max |residual| "
+        f"{result.max_abs_residual:.6f}), {result.rmse_stated:.6f} with the stated ones"
     )
     if result.dropped_units:
         console.print(
-            f"[yellow]note[/yellow] left out {len(result.dropped_units)} unit(s) with a missing value: {', '.join(result.dropped_units)}"
+            f"[yellow]note[/yellow] left out {len(result.dropped_units)} unit(s) with a missing value: "
+            f"{', '.join(result.dropped_units)}"
         )
     if result.disagreements:
         console.print(f"[red]disagree[/red] by more than {result.tolerance:g}: {', '.join(result.disagreements)}")
@@ -202,7 +204,10 @@ def _spark(settings, name: str):
     "--economy-run",
     default=None,
     metavar="RUN_ID",
-    help="The iiap economy run whose tables feed the economic-benefit indicators (default: the tables as they are now, the latest run).",
+    help=(
+        "The iiap economy run whose tables feed the economic-benefit indicators (default: "
+        "the tables as they are now, the latest run)."
+    ),
 )
 @click.pass_obj
 def release_cmd(obj, config_path: Path | None, economy_run: str | None) -> None:
@@ -224,7 +229,8 @@ def release_cmd(obj, config_path: Path | None, economy_run: str | None) -> None:
         console.print(f"[yellow]note[/yellow] {note}")
     c = result.classification
     console.print(
-        f"period {result.period}; classification {c['rule_set']} {c['window_start']}..{c['window_end']} (run {c['run_id']})"
+        f"period {result.period}; classification {c['rule_set']} {c['window_start']}..{c['window_end']} (run "
+        f"{c['run_id']})"
     )
     if result.economy:
         console.print(f"economic accounting: run {result.economy['run_id']}")
@@ -232,8 +238,8 @@ def release_cmd(obj, config_path: Path | None, economy_run: str | None) -> None:
     for spec_id, top in result.top.items():
         m = result.metrics
         console.print(
-            f"{spec_id}: {int(m[f'{spec_id}.units_ranked'])}/{int(m[f'{spec_id}.units'])} units ranked, mean coverage {m[f'{spec_id}.coverage_mean']:.2f}; top "
-            + ", ".join(f"{u} {s:.2f}" for u, s in top)
+            f"{spec_id}: {int(m[f'{spec_id}.units_ranked'])}/{int(m[f'{spec_id}.units'])} units ranked, "
+            f"mean coverage {m[f'{spec_id}.coverage_mean']:.2f}; top " + ", ".join(f"{u} {s:.2f}" for u, s in top)
         )
     console.print(f"MLflow run {result.run_id} at {tracking_uri(settings)}")
     console.print(f"artifacts: {result.artifact_uri} ({len(result.tables)} tables, charts/)")

@@ -137,7 +137,8 @@ def sha256(path: Path) -> str:
 
 
 def input_ids(config: ReleaseConfig, specs: dict[str, IndexSpec]) -> list[str]:
-    """The reference tables the config names, the classification's labels, and the gold tables its specs' lakehouse indicators read."""
+    """The reference tables the config names, the classification's labels, and the gold tables its specs' lakehouse
+    indicators read."""
     fed = {
         i.id
         for spec in specs.values()
@@ -235,7 +236,8 @@ def classification_lineage(labels: DataFrame) -> dict[str, str]:
 
 
 def economy_lineage(inputs: Inputs) -> dict[str, str]:
-    """The economy run the pinned economic-accounting tables came from (one run for all of them); empty if none is read."""
+    """The economy run the pinned economic-accounting tables came from (one run for all of them); empty if none is
+    read."""
     tables = [t for t in ECONOMY_TABLES if t in inputs.frames]
     if not tables:
         return {}
@@ -250,7 +252,8 @@ def economy_lineage(inputs: Inputs) -> dict[str, str]:
 def _lakehouse_frames(
     indicators: list[str], inputs: Inputs, vocab: UnitVocabulary, units: DataFrame, year: int
 ) -> list[DataFrame]:
-    """The transforms that feed these indicators (the access pair is one aggregation), keeping only the rows asked for."""
+    """The transforms that feed these indicators (the access pair is one aggregation), keeping only the rows asked
+    for."""
     f, frames = inputs.frames, []
     for table in ECONOMY_TABLES:
         wanted = [i for i in indicators if ind.ECONOMY_INDICATORS.get(i, ("",))[0] == table]
@@ -270,7 +273,8 @@ def _lakehouse_frames(
 
 
 def _external(inputs: Inputs, entry, spec: IndexSpec, period: str, unit_names: list[str]) -> pd.DataFrame:
-    """The entry's external rows of this period; indicators the spec does not mark external and unknown units are errors."""
+    """The entry's external rows of this period; indicators the spec does not mark external and unknown units are
+    errors."""
     external_ids = {i.id for i in spec.indicators if i.source == "external"}
     parts = []
     for rel in entry.external:
@@ -278,7 +282,8 @@ def _external(inputs: Inputs, entry, spec: IndexSpec, period: str, unit_names: l
         wrong = sorted(set(frame["indicator"]) - external_ids)
         if wrong:
             raise ConfigError(
-                f"{rel}: indicator(s) {wrong} are not external indicators of spec {spec.id!r} ({', '.join(sorted(external_ids))})"
+                f"{rel}: indicator(s) {wrong} are not external indicators of spec {spec.id!r} "
+                f"({', '.join(sorted(external_ids))})"
             )
         frame = frame[frame["period"] == period]
         unknown = sorted(set(frame["unit"]) - set(unit_names))
@@ -307,7 +312,8 @@ class _ReferenceTables:
 def indicator_table(
     inputs: Inputs, entry: IndexEntry, spec: IndexSpec, period: str, reference_table, release: Release
 ) -> tuple[pd.DataFrame, list[str]]:
-    """One index's long indicator table (its lakehouse indicators, with their sources, and its external CSVs) and its units."""
+    """One index's long indicator table (its lakehouse indicators, with their sources, and its external CSVs) and its
+    units."""
     vocab = inputs.config.units[entry.unit]
     reference = reference_table(vocab.table).sort_values(vocab.order, kind="stable")
     unit_names = reference[vocab.name].astype(str).tolist()
@@ -532,7 +538,8 @@ def run(
     progress=lambda msg: None,
     economy_run: str | None = None,
 ) -> ReleaseResult:
-    """Release every index of the config from the lakehouse as it is now (the economy tables of `economy_run`, if named)."""
+    """Release every index of the config from the lakehouse as it is now (the economy tables of `economy_run`, if
+    named)."""
     release_path = Path(release_path or settings.conf_dir / RELEASE_FILE)
     pinned = economy_versions(settings, economy_run) if economy_run else None
     inputs = load_inputs(spark, settings, release_path, settings.conf_dir, pinned=pinned)

@@ -56,7 +56,8 @@ def active_province_share(clean_rows: DataFrame) -> DataFrame:
         credit_code.province_code_col(F.col("credit_code")).alias("province_code"), "credit_code"
     ).distinct()
     by_province = active.groupBy("province_code").agg(F.count(F.lit(1)).alias("enterprises"))
-    # at most 31 rows: a cross join with the one-row total (a window without partitions would warn of moving all data to one partition)
+    # at most 31 rows: a cross join with the one-row total (a window without partitions would warn of moving all data to
+    # one partition)
     total = by_province.agg(F.sum("enterprises").alias("_total"))
     return by_province.join(total, how="cross").select(
         "province_code", "enterprises", (F.col("enterprises") / F.col("_total")).alias("share")

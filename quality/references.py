@@ -25,7 +25,8 @@ def with_found_flags(frame: DataFrame, rules: tuple[Rule, ...], tables: dict[str
             continue
         if rule.args.table not in tables:
             raise MissingReferenceTable(
-                f"rule {rule.name}: table {rule.args.table} is not available here (have: {', '.join(sorted(tables)) or 'none'})"
+                f"rule {rule.name}: table {rule.args.table} is not available here (have: "
+                f"{', '.join(sorted(tables)) or 'none'})"
             )
         for col in rule.targets:
             flag = found_column(rule, col)

@@ -137,7 +137,8 @@ class Validator:
     def for_run(
         cls, spark: SparkSession, settings: Settings, spec: QualitySpec, batch_id: str, run_kind: str
     ) -> Validator:
-        """The validator of one run of a job: the lakehouse's GE project and history table, the rules' context from conf/."""
+        """The validator of one run of a job: the lakehouse's GE project and history table, the rules' context from
+        conf/."""
         root = quality_context_root(settings, spec)
         return cls(
             spark, spec, RuleContext.from_settings(settings), root, Tables(settings).quality_history, batch_id, run_kind

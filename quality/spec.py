@@ -152,7 +152,8 @@ def load_quality(settings: Settings, path: Path | None = None) -> QualitySpec:
             max_from, ref = getattr(r.args, "max_from", None), getattr(r.args, "reference", None)
             if max_from is not None and max_from not in limits:
                 problems.append(
-                    f"suites.{table}.{r.name}.max_from: unknown limit {max_from!r} (pipeline.yaml limits: {', '.join(limits)})"
+                    f"suites.{table}.{r.name}.max_from: unknown limit {max_from!r} (pipeline.yaml limits: "
+                    f"{', '.join(limits)})"
                 )
             if ref is not None and ref.split(".")[0] not in reference_tables:
                 problems.append(f"suites.{table}.{r.name}.reference: unknown reference table {ref.split('.')[0]!r}")
@@ -167,6 +168,7 @@ def quality_context_root(settings: Settings, spec: QualitySpec) -> str:
     root = settings.path(spec.context_root) if spec.context_root else f"{settings.lakehouse.rstrip('/')}/_quality"
     if "://" in root and not root.startswith("file://"):
         raise ConfigError(
-            f"{settings.conf_dir / 'quality.yaml'}: context_root: Data Docs need a local folder, got {root!r}; set context_root when the lakehouse is remote"
+            f"{settings.conf_dir / 'quality.yaml'}: context_root: Data Docs need a local folder, got {root!r}; "
+            "set context_root when the lakehouse is remote"
         )
     return root.removeprefix("file://")

@@ -38,11 +38,13 @@ class ComputeReport:
         out = []
         if self.unused_indicators:
             out.append(
-                f"ignored {len(self.unused_indicators)} indicator(s) the spec does not use: {', '.join(self.unused_indicators)}"
+                f"ignored {len(self.unused_indicators)} indicator(s) the spec does not use: "
+                f"{', '.join(self.unused_indicators)}"
             )
         if self.absent_indicators:
             out.append(
-                f"{len(self.absent_indicators)} indicator(s) absent from the table, weights renormalised without them: {', '.join(self.absent_indicators)}"
+                f"{len(self.absent_indicators)} indicator(s) absent from the table, "
+                f"weights renormalised without them: {', '.join(self.absent_indicators)}"
             )
         gaps = {k: v for k, v in self.missing_values.items() if v and k not in self.absent_indicators}
         for ind, n in gaps.items():

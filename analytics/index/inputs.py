@@ -62,12 +62,14 @@ def _clean(table: pd.DataFrame) -> pd.DataFrame:
     bad = numbers.isna() & frame["value"].notna() & (frame["value"].astype(str).str.strip() != "")
     if bad.any():
         raise IndexDataError(
-            f"indicator table: {int(bad.sum())} value(s) are not numbers: {_quote(frame[bad], ['unit', 'indicator', 'value'])}"
+            f"indicator table: {int(bad.sum())} value(s) are not numbers: "
+            f"{_quote(frame[bad], ['unit', 'indicator', 'value'])}"
         )
     infinite = np.isinf(numbers)
     if infinite.any():
         raise IndexDataError(
-            f"indicator table: {int(infinite.sum())} value(s) are infinite: {_quote(frame[infinite], ['unit', 'indicator', 'value'])}"
+            f"indicator table: {int(infinite.sum())} value(s) are infinite: "
+            f"{_quote(frame[infinite], ['unit', 'indicator', 'value'])}"
         )
     frame["value"] = numbers.astype(float)
     if "period" not in frame.columns:
@@ -109,7 +111,8 @@ def prepare(spec: IndexSpec, table: pd.DataFrame, units: Sequence[str] | None = 
         if ind.missing == "error" and gaps.any():
             where = raw.index[gaps.to_numpy()].to_frame(index=False)
             raise IndexDataError(
-                f"indicator {ind.id!r} (missing: error) has no value for: {_quote(where, ['period', 'unit'] if has_period else ['unit'])}"
+                f"indicator {ind.id!r} (missing: error) has no value for: "
+                f"{_quote(where, ['period', 'unit'] if has_period else ['unit'])}"
             )
         if ind.missing == "zero":
             raw[ind.id] = raw[ind.id].fillna(0.0)
@@ -120,10 +123,12 @@ def prepare(spec: IndexSpec, table: pd.DataFrame, units: Sequence[str] | None = 
         if ind.normalisation == "base_period":
             if not has_period:
                 raise IndexDataError(
-                    f"indicator {ind.id!r} is normalised to base period {ind.base_period} but the indicator table has no period column"
+                    f"indicator {ind.id!r} is normalised to base period {ind.base_period} but the indicator table "
+                    "has no period column"
                 )
             if ind.base_period not in periods:
                 raise IndexDataError(
-                    f"indicator {ind.id!r}: base period {ind.base_period} is not in the indicator table (periods: {', '.join(periods)})"
+                    f"indicator {ind.id!r}: base period {ind.base_period} is not in the indicator table (periods: "
+                    f"{', '.join(periods)})"
                 )
     return Prepared(raw, has_period, periods, tuple(order), unused, absent, missing, imputed)

@@ -75,7 +75,8 @@ def _base_period(x: pd.Series, higher: bool, scale: float, base_period: str) -> 
     bad_base = b <= 0
     if bad_base.any():
         raise IndexDataError(
-            f"indicator {x.name!r}: base period {base_period} value must be > 0, got {_offenders(b.rename(x.name), bad_base)}"
+            f"indicator {x.name!r}: base period {base_period} value must be > 0, "
+            f"got {_offenders(b.rename(x.name), bad_base)}"
         )
     bad = (x <= 0) if not higher else (x < 0)
     if bad.any():

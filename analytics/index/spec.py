@@ -316,7 +316,8 @@ def _check_tree(spec: IndexSpec) -> None:
                 share = _share(spec, c.ref, shares)
                 if abs(share - c.stated_weight) > spec.weight_tolerance:
                     raise ValueError(
-                        f"node {node.id!r}: child {c.ref!r} has a share of {share:.6g} of the index, but its stated_weight is {c.stated_weight:g}"
+                        f"node {node.id!r}: child {c.ref!r} has a share of {share:.6g} of the index, "
+                        f"but its stated_weight is {c.stated_weight:g}"
                     )
 
 

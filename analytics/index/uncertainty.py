@@ -45,7 +45,8 @@ def draw_weights(
 
 
 def rank_uncertainty(result: IndexResult, draws: int | None = None, seed: int | None = None) -> pd.DataFrame:
-    """Per unit (and period): total, rank, median_rank, rank_p<low>, rank_p<high>; `draws`/`seed` override the spec's."""
+    """Per unit (and period): total, rank, median_rank, rank_p<low>, rank_p<high>; `draws`/`seed` override the
+    spec's."""
     spec = result.spec
     if spec.uncertainty is None:
         raise ValueError(f"spec {spec.id!r} has no uncertainty section")

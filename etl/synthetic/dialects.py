@@ -167,7 +167,10 @@ class Renderer:
         return F.expr(self._typed_struct(drift))
 
     def _csv(self, values: list[str]) -> str:
-        return f"to_csv({_named_struct(values, [f'c{i}' for i in range(len(values))])}, map('sep', {sql_literal(self.contract.delimiter)}))"
+        return (
+            f"to_csv({_named_struct(values, [f'c{i}' for i in range(len(values))])}, map('sep', "
+            f"{sql_literal(self.contract.delimiter)}))"
+        )
 
     def line(self, drift_kinds: set[str]) -> str:
         """The delivered line of each row (SQL), with its fault and its delivery's drift applied."""

@@ -100,7 +100,8 @@ def _fault_case(u: Column, names: tuple[str, ...], rates: RowFaults) -> Column:
 def assign(
     rows: DataFrame, feed: str, rates: RowFaults, text_platforms: set[str], files: FileFaults, seed: int
 ) -> DataFrame:
-    """Label every row with a fault (or 'none') and the outcome it must reach; drifted deliveries carry no row faults."""
+    """Label every row with a fault (or 'none') and the outcome it must reach; drifted deliveries carry no row
+    faults."""
     names = APPLICABLE[feed]
     u = uniform(seed, "fault", F.lit(feed), F.col("rid"))
     is_text = F.col("platform_id").isin(sorted(text_platforms))

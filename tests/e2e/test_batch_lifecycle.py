@@ -148,7 +148,8 @@ def test_a_breached_fail_rule_stops_the_batch_before_anything_downstream_is_writ
     err = rejected.seen["error"]
     message = str(err)
     assert re.search(
-        r"rule unknown_tenant \(quarantine, gate at 0\.0%\) failed on table silver\.logins in batch \S+: [\d,]+ of [\d,]+ rows",
+        r"rule unknown_tenant \(quarantine, gate at 0\.0%\) failed on table silver\.logins in batch \S+: "
+        r"[\d,]+ of [\d,]+ rows",
         message,
     )
     assert "downstream tables were not written" in message

@@ -145,7 +145,8 @@ def test_a_breached_gold_gate_fails_the_run_and_keeps_the_gold_tables(spark, cla
     with pytest.raises(QualityGateFailed) as err:
         classify.run(spark, strict, quality=load_quality(strict))
     assert re.search(
-        r"rule gold_measures_non_negative \(fail\) failed on table gold\.activity_daily in batch [0-9a-f]{32}: [\d,]+ of [\d,]+ rows",
+        r"rule gold_measures_non_negative \(fail\) failed on table gold\.activity_daily in batch [0-9a-f]{32}: "
+        r"[\d,]+ of [\d,]+ rows",
         str(err.value),
     )
     assert {name: lake.version(spark, t.gold(name)) for name in before} == before

@@ -1,4 +1,5 @@
-"""Generate a tiny national feed once, then ingest it in one shot, and again (idempotent). Batches in steps: test_batch_lifecycle."""
+"""Generate a tiny national feed once, then ingest it in one shot, and again (idempotent). Batches in steps:
+test_batch_lifecycle."""
 
 import hashlib
 import json
@@ -38,7 +39,11 @@ def test_generate_never_writes_over_an_earlier_feed(spark, settings, generated, 
     # another seed and chunking: 1 pass, not 2, and another fingerprint of the config
     with pytest.raises(
         generate.OutputExists,
-        match=rf"^{re.escape(out)}/truth holds passes of another feed \(config_sha256: '[0-9a-f]{{64}}' != '[0-9a-f]{{64}}'; passes: 2 != 1; seed: 11 != 1\); give a new --out, or remove it first$",
+        match=(
+            rf"^{re.escape(out)}/truth holds passes of another feed \(config_sha256: "
+            rf"'[0-9a-f]{{64}}' != '[0-9a-f]{{64}}'; passes: 2 != 1; seed: 11 != 1\); give a new --out, "
+            r"or remove it first$"
+        ),
     ):
         generate.run(spark, settings, load_generator(), SCALE, 1, out)
     # a folder holding anything but passes of iiap generate
@@ -61,7 +66,10 @@ def test_passes_written_by_separate_runs_make_the_same_feed(spark, settings, gen
     assert 0 < m["enterprises"] < whole["enterprises"] and m["files"] == later.files
     with pytest.raises(
         generate.OutputExists,
-        match=f"^passes 01 are already in {re.escape(str(out))}/truth/passes; a pass is never written twice \\(give a new --out for another feed\\)$",
+        match=(
+            f"^passes 01 are already in {re.escape(str(out))}/truth/passes; "
+            "a pass is never written twice \\(give a new --out for another feed\\)$"
+        ),
     ):
         generate.run(spark, settings, tiny_generator(), SCALE, SEED, str(out), passes=[1])
     with pytest.raises(generate.OutputExists, match=r"holds passes of another feed \(seed: 11 != 12\)"):
@@ -74,7 +82,10 @@ def test_passes_written_by_separate_runs_make_the_same_feed(spark, settings, gen
     stray.write_text("{}\n")
     with pytest.raises(
         generate.OutputExists,
-        match=f"^1 file of passes 00, resend are in {re.escape(str(out))}/landing \\(e.g. {re.escape(str(stray))}\\) from a run",
+        match=(
+            f"^1 file of passes 00, resend are in {re.escape(str(out))}/landing \\(e.g. "
+            f"{re.escape(str(stray))}\\) from a run"
+        ),
     ):
         generate.run(spark, settings, tiny_generator(), SCALE, SEED, str(out), passes=[0])
     stray.unlink()

@@ -29,7 +29,11 @@ ROOT = Path(__file__).resolve().parents[2]
 CONF = ROOT / "conf"
 LONG = "unit string, indicator string, value double"
 WINDOW = (dt.date(2020, 6, 1), dt.date(2020, 6, 30))
-LABELS = "credit_code string, province_code string, section_code string, sub_industry_id string, platforms array<string>, effective boolean, rule_set string, run_id string, window_start date, window_end date"
+LABELS = (
+    "credit_code string, province_code string, section_code string, sub_industry_id string, "
+    "platforms array<string>, effective boolean, rule_set string, run_id string, window_start date, "
+    "window_end date"
+)
 SESSIONS = "credit_code string, platform_id string, activity_date date, app_id string, sessions long"
 
 
@@ -374,7 +378,8 @@ def test_reproduce_after_new_data_and_diff(spark, lakehouse, tmp_path, monkeypat
 
 
 def test_reproduce_cli_exits_non_zero_and_names_the_differences(spark, lakehouse, monkeypatch):
-    """The CLI's side of a failed reproduction (the comparison itself: test_compare_table_names_the_table_unit_and_column)."""
+    """The CLI's side of a failed reproduction (the comparison itself:
+    test_compare_table_names_the_table_unit_and_column)."""
     s, first, _ = lakehouse
     mismatch = index_release.Mismatch(
         "industrial_app/scores.csv", "unit ('2020', '家电') column total: recorded '99.0', recomputed '100.0'"

@@ -70,7 +70,8 @@ def test_to_bronze_renames_fields_and_records_missing_and_unknown_ones(spark, se
             # a record that did not parse misses nothing: it is malformed, once
             ("P02", PATH, day, "not a record", "malformed_record", [], {}, None, None, None, None),
         ],
-        "platform_id string, source_file string, delivery_date date, raw_record string, parse_error string, missing_fields array<string>, "
+        "platform_id string, source_file string, delivery_date date, raw_record string, parse_error string, "
+        "missing_fields array<string>, "
         "extra_fields map<string,string>, tenant_id string, user_id string, event_ts string, channel string",
     )
     assert got.columns == expected.columns

@@ -31,6 +31,7 @@ def test_a_drifted_frame_is_refused_before_anything_is_written(spark, settings, 
         t.write(frame, "ops.batches")
     assert str(err.value) == (
         f"ops.batches ({t.batches}): the frame does not match the catalogue: missing column at timestamp; "
-        "missing column table_versions map<string,bigint>; undeclared column note string; column files is bigint, declared int"
+        "missing column table_versions map<string,bigint>; undeclared column note string; column files is bigint, "
+        "declared int"
     )
     assert not lake.exists(spark, t.batches)

@@ -97,7 +97,8 @@ def test_every_combination_of_signals_under_both_shipped_rule_sets(spark, spec):
 def test_an_enterprise_without_activity_fails_every_signal(spark, spec):
     master = spark.createDataFrame(
         [("A", "44", "C", "machinery", ["P01"])],
-        "credit_code string, province_code string, section_code string, sub_industry_id string, platforms array<string>",
+        "credit_code string, province_code string, section_code string, sub_industry_id string, "
+        "platforms array<string>",
     )
     features = spark.createDataFrame([], "credit_code string, " + ", ".join(f"{f} double" for f in FEATURES))
     labels = labelling.label_enterprises(labelling.with_features(master, features), spec.rule_set(None)).collect()
@@ -210,11 +211,13 @@ def test_daily_activity_joins_the_three_logs_with_zeros_where_a_log_is_silent(sp
             ("A", "P01", datetime(2020, 6, 2, 4), date(2020, 6, 2), "app_session", "APP02", 2.0),
             ("B", "P02", datetime(2020, 6, 3, 4), date(2020, 6, 3), "app_session", "APP02", 1.0),
         ],
-        "credit_code string, platform_id string, event_ts timestamp, event_date date, resource_kind string, app_id string, quantity double",
+        "credit_code string, platform_id string, event_ts timestamp, event_date date, resource_kind string, "
+        "app_id string, quantity double",
     )
     traffic = spark.createDataFrame(
         [("C", "P03", datetime(2020, 6, 4, 0), date(2020, 6, 4), 10, 20, 3)],
-        "credit_code string, platform_id string, event_ts timestamp, event_date date, bytes_in bigint, bytes_out bigint, requests bigint",
+        "credit_code string, platform_id string, event_ts timestamp, event_date date, bytes_in bigint, "
+        "bytes_out bigint, requests bigint",
     )
     daily = activity.daily_activity(logins, usage, traffic, WINDOW)
     assertDataFrameEqual(
@@ -297,7 +300,8 @@ def test_features_combine_an_enterprises_platforms_and_count_a_shared_day_once(s
             day("P02", 4, logins=1, users=1),
             day("P02", 5, compute=3.5, bytes_in=100, requests=2),
         ],
-        "credit_code string, platform_id string, activity_date date, logins bigint, users bigint, compute_core_hours double, storage_bytes double, "
+        "credit_code string, platform_id string, activity_date date, logins bigint, users bigint, "
+        "compute_core_hours double, storage_bytes double, "
         "app_sessions bigint, bytes_in bigint, bytes_out bigint, requests bigint",
     )
     apps = spark.createDataFrame([("A", "APP01"), ("A", "APP01"), ("A", "APP02")], "credit_code string, app_id string")
@@ -320,7 +324,8 @@ def test_an_enterprise_on_two_platforms_counts_once_nationally_and_once_per_plat
             ("B", "44", "C", "textiles", ["P02"], False),
             ("C", "32", "F", "services", ["P03"], True),
         ],
-        "credit_code string, province_code string, section_code string, sub_industry_id string, platforms array<string>, effective boolean",
+        "credit_code string, province_code string, section_code string, sub_industry_id string, "
+        "platforms array<string>, effective boolean",
     )
     counts = {
         (r.dimension, r.key): (r.connected, r.effective, r.access_ratio) for r in access.access_counts(labels).collect()

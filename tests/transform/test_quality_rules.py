@@ -292,7 +292,9 @@ def test_history_rows_and_data_docs_are_written(spark, validator, tmp_path):
     [
         (
             lambda s: s.replace("check: is_null,", "check: is_nul,", 1),
-            "groups.structure[malformed_record]: rule malformed_record: unknown check 'is_nul' (known: between, columns, credit_code, exists_in, in_set, in_window, is_null, not_after, not_null, province_share, unique, volume, whole_number)",
+            "groups.structure[malformed_record]: rule malformed_record: unknown check 'is_nul' (known: between, "
+            "columns, credit_code, exists_in, in_set, in_window, is_null, not_after, not_null, province_share, "
+            "unique, volume, whole_number)",
         ),
         (
             lambda s: s.replace("max_from: traffic_bytes", "max_from: traffic_gigabytes"),

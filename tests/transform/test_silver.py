@@ -57,8 +57,10 @@ def test_parse_number_rejects_text_nan_and_infinity(spark):
 
 def _bronze(spark, rows):
     schema = (
-        "platform_id string, source_file string, delivery_date date, raw_record string, parse_error string, missing_fields array<string>, "
-        "extra_fields map<string,string>, tenant_id string, event_ts string, bytes_in string, bytes_out string, requests string, batch_id string, ingested_at timestamp"
+        "platform_id string, source_file string, delivery_date date, raw_record string, parse_error string, "
+        "missing_fields array<string>, "
+        "extra_fields map<string,string>, tenant_id string, event_ts string, bytes_in string, bytes_out string, "
+        "requests string, batch_id string, ingested_at timestamp"
     )
     base = (
         "P02",
@@ -154,7 +156,8 @@ def test_classify_counts_duplicates_in_batch_and_in_silver(spark):
             ("P01", "k3", "negative_value", date(2020, 6, 2), "a", "r3"),
             ("P01", "k3", "negative_value", date(2020, 6, 2), "a", "r3"),
         ],
-        "platform_id string, record_key string, reason_code string, delivery_date date, source_file string, raw_record string",
+        "platform_id string, record_key string, reason_code string, delivery_date date, source_file string, "
+        "raw_record string",
     )
     existing = spark.createDataFrame([("k2",)], "record_key string")
     flagged = outcomes.assign(conformed, existing, "skip")

@@ -45,7 +45,8 @@ def test_every_table_once_with_its_writer_suite_and_layout():
 
 def test_bronze_columns_follow_feeds_yaml(settings):
     assert entry("bronze.traffic").ddl(settings) == (
-        "batch_id string, ingested_at timestamp, platform_id string, source_file string, delivery_date date, raw_record string, "
+        "batch_id string, ingested_at timestamp, platform_id string, source_file string, delivery_date date, "
+        "raw_record string, "
         "parse_error string, missing_fields array<string>, extra_fields map<string,string>, "
         "tenant_id string, event_ts string, bytes_in string, bytes_out string, requests string"
     )

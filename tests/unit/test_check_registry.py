@@ -43,7 +43,8 @@ def test_a_rule_keeps_its_arguments_typed_by_its_kind():
     [
         (
             {"name": "r", "check": "is_nul", "column": "v"},
-            "Value error, rule r: unknown check 'is_nul' (known: between, columns, credit_code, exists_in, in_set, in_window, is_null, "
+            "Value error, rule r: unknown check 'is_nul' (known: between, columns, credit_code, exists_in, in_set, "
+            "in_window, is_null, "
             "not_after, not_null, province_share, unique, volume, whole_number)",
         ),
         (

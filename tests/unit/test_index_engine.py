@@ -329,9 +329,9 @@ def test_absent_indicator_is_an_error_unless_excluded():
     table = long({"u1": {"a": 1, "b": 2}, "u2": {"a": 2, "b": 2}})
     with pytest.raises(IndexDataError) as exc:
         compute(spec_of(missing="zero"), table)
-    assert (
-        str(exc.value)
-        == "indicator(s) ['c'] needed by spec 'toy' are not in the indicator table (only an indicator with missing: exclude may be absent)"
+    assert str(exc.value) == (
+        "indicator(s) ['c'] needed by spec 'toy' are not in the indicator table "
+        "(only an indicator with missing: exclude may be absent)"
     )
     r = compute(spec_of(), table)
     assert r.report.absent_indicators == ("c",)

@@ -265,9 +265,8 @@ def test_geometric_mean_refuses_z_scores(tmp_path):
     data = base_dict()
     data["nodes"][1]["aggregation"] = "weighted_geometric"
     data["indicators"][1]["normalisation"] = "z_score"
-    assert (
-        error_of(tmp_path, data)
-        == "SPEC: node 'base': weighted_geometric needs non-negative children, but z_score indicator 'b' can be negative"
+    assert error_of(tmp_path, data) == (
+        "SPEC: node 'base': weighted_geometric needs non-negative children, but z_score indicator 'b' can be negative"
     )
     data["indicators"][1]["normalisation"] = "rank"
     data["uncertainty"] = {
@@ -278,7 +277,8 @@ def test_geometric_mean_refuses_z_scores(tmp_path):
         "percentiles": [5, 95],
     }
     assert error_of(tmp_path, data) == (
-        "SPEC: node 'base': weighted_geometric needs non-negative children, but the z_score uncertainty alternative can be negative"
+        "SPEC: node 'base': weighted_geometric needs non-negative children, "
+        "but the z_score uncertainty alternative can be negative"
     )
 
 

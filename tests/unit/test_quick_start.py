@@ -62,7 +62,7 @@ def test_cli_refuses_quick_without_options_before_starting_spark(tmp_path):
     )
     assert res.exit_code == 2
     assert (
-        "Error: Invalid value for --jit: profile 'cluster' has no quick_start JVM options (conf/profiles/cluster.yaml: quick_start)"
-        in res.output
-    )
+        "Error: Invalid value for --jit: profile 'cluster' has no quick_start JVM options "
+        "(conf/profiles/cluster.yaml: quick_start)"
+    ) in res.output
     assert not (tmp_path / "o").exists()

@@ -83,7 +83,8 @@ def test_rows_multiplied_after_bronze_are_caught_even_when_the_sums_agree():
     assert (rec.counts.rows_read, rec.counts.new + rec.counts.quarantine, rec.counts.split_mismatch) == (10, 10, 1)
     assert not rec.counts.reconciled
     assert rec.counts.problem("b1", "roster").endswith(
-        "removed 0 duplicates (1 platforms lost or multiplied rows after bronze); the batch stays uncommitted (run ingest --recover)"
+        "removed 0 duplicates (1 platforms lost or multiplied rows after bronze); "
+        "the batch stays uncommitted (run ingest --recover)"
     )
 
 

@@ -131,7 +131,10 @@ def test_passes_of_two_feeds_in_one_folder_are_refused(harness, tmp_path):
     )
     with pytest.raises(
         SystemExit,
-        match=r"holds passes of several feeds \(scales \[0\.002, 1\.0\], passes \[2, 10\]\): use one --results per feed",
+        match=(
+            r"holds passes of several feeds \(scales \[0\.002, 1\.0\], passes \[2, 10\]\): "
+            r"use one --results per feed"
+        ),
     ):
         harness.summarise(results)
 
