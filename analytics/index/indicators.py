@@ -109,11 +109,15 @@ ECONOMY_INDICATORS: dict[str, tuple[str, str]] = {
     "employment_driven": ("gold.economy_province", "persons"),
     "iiot_value_added": ("gold.economy_section", "100 million yuan (亿元)"),
 }
-_ECONOMY_VALUES = {
-    "iiot_value_added_gdp_share": F.col("gdp_share") * 100,  # a fraction in the table
-    "employment_driven": F.col("employment") * 10_000,  # 万人 in the table
-    "iiot_value_added": F.col("total_va"),
-}
+def _economy_value(indicator: str) -> Column:
+    """The indicator's value from its table's column, in the specs' unit (built when called: Columns need Spark)."""
+    if indicator == "iiot_value_added_gdp_share":
+        return F.col("gdp_share") * 100  # a fraction in the table
+    if indicator == "employment_driven":
+        return F.col("employment") * 10_000  # 万人 in the table
+    if indicator == "iiot_value_added":
+        return F.col("total_va")
+    raise ValueError(f"{indicator!r} is not an economic-benefit indicator ({', '.join(ECONOMY_INDICATORS)})")
 
 
 def economy_per_unit(
@@ -125,7 +129,7 @@ def economy_per_unit(
     accounting not covering a unit is not a unit without an industrial internet.
     """
     rows = accounts.filter(F.col("year") == F.lit(year)).select(
-        F.col(key_column).cast("string").alias("key"), *[_ECONOMY_VALUES[i].alias(i) for i in indicators]
+        F.col(key_column).cast("string").alias("key"), *[_economy_value(i).alias(i) for i in indicators]
     )
     joined = units.join(rows, on="key", how="left")
     return reduce(DataFrame.unionByName, [_long(joined, i, F.col(i)) for i in indicators])
