@@ -109,6 +109,8 @@ ECONOMY_INDICATORS: dict[str, tuple[str, str]] = {
     "employment_driven": ("gold.economy_province", "persons"),
     "iiot_value_added": ("gold.economy_section", "100 million yuan (亿元)"),
 }
+
+
 def _economy_value(indicator: str) -> Column:
     """The indicator's value from its table's column, in the specs' unit (built when called: Columns need Spark)."""
     if indicator == "iiot_value_added_gdp_share":
