@@ -50,6 +50,21 @@ def experiment_id(settings: Settings, job: str) -> str:
     return mlflow.create_experiment(name, artifact_location=artifacts)
 
 
+def job_run_params(settings: Settings, run_id: str, job: str, described: str, error: type[Exception]) -> dict[str, str]:
+    """The params of MLflow run `run_id`, which must be a run of `job` (its `job` tag); else `error`, saying why."""
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    uri = tracking_uri(settings)
+    try:
+        run = MlflowClient(uri).get_run(run_id)
+    except MlflowException as exc:
+        raise error(f"MLflow run {run_id} not found at {uri}: {exc.message}") from None
+    if run.data.tags.get("job") != job:
+        raise error(f"MLflow run {run_id} is not {described} (job {run.data.tags.get('job')!r})")
+    return run.data.params
+
+
 def git_revision(root: Path = PROJECT_ROOT) -> str:
     """HEAD's commit, with `-dirty` if tracked files differ from it; `unknown` outside a git checkout."""
     try:

@@ -479,18 +479,7 @@ def _config_files(inputs: Inputs) -> list[str]:
 
 def economy_versions(settings: Settings, run_id: str) -> dict[str, int]:
     """The Delta versions of the economic-accounting tables a named `iiap economy` run wrote."""
-    from mlflow import MlflowClient
-    from mlflow.exceptions import MlflowException
-
-    try:
-        found = MlflowClient(tracking.tracking_uri(settings)).get_run(run_id)
-    except MlflowException as exc:
-        raise MissingInput(
-            f"economy run {run_id} not found at {tracking.tracking_uri(settings)}: {exc.message}"
-        ) from None
-    if found.data.tags.get("job") != "iiap economy":
-        raise MissingInput(f"MLflow run {run_id} is not an economy run (job {found.data.tags.get('job')!r})")
-    params = found.data.params
+    params = tracking.job_run_params(settings, run_id, "iiap economy", "an economy run", MissingInput)
     return {t: int(params[f"output_version.{t}"]) for t in ECONOMY_TABLES if f"output_version.{t}" in params}
 
 
@@ -587,18 +576,7 @@ class ReproduceResult:
 
 
 def _run_params(settings: Settings, run_id: str) -> dict[str, str]:
-    from mlflow import MlflowClient
-    from mlflow.exceptions import MlflowException
-
-    try:
-        run = MlflowClient(tracking.tracking_uri(settings)).get_run(run_id)
-    except MlflowException as exc:
-        raise ReproductionError(
-            f"MLflow run {run_id} not found at {tracking.tracking_uri(settings)}: {exc.message}"
-        ) from None
-    if run.data.tags.get("job") != "iiap index release":
-        raise ReproductionError(f"MLflow run {run_id} is not an index release (job {run.data.tags.get('job')!r})")
-    return run.data.params
+    return tracking.job_run_params(settings, run_id, "iiap index release", "an index release", ReproductionError)
 
 
 def _download(settings: Settings, run_id: str, path: str, dst: Path) -> Path:
