@@ -30,7 +30,9 @@ def ran(spark, settings, tmp_path_factory):
     s = settings_for(settings, tmp_path_factory.mktemp("lake_economy"), str(tmp_path_factory.mktemp("landing")))
     tracking = s.pipeline.tracking.model_copy(update={"local_store": str(tmp_path_factory.mktemp("mlflow_economy"))})
     s = s.model_copy(update={"pipeline": s.pipeline.model_copy(update={"tracking": tracking})})
-    return s, economy.run(spark, s)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv("MLFLOW_TRACKING_URI", raising=False)  # an earlier test's mlflow.set_tracking_uri may have set it
+        return s, economy.run(spark, s)
 
 
 def test_gold_tables_are_written_with_their_schemas_and_row_counts(spark, ran):

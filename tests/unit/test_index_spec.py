@@ -85,6 +85,8 @@ def test_regional_spec_is_appendix_1_table_1():
         "platforms",
         "connected_enterprises",
         "effective_access_ratio",
+        "iiot_value_added_gdp_share",  # from iiap economy (gold/economy_province)
+        "employment_driven",
     ]
     assert [spec.label_zh(n) for n in spec.first_level()] == ["发展基础", "应用范围", "经济效益"]
     assert spec.scale == 100 and spec.ranking.ties == "ordinal" and spec.tiers is None
@@ -98,7 +100,8 @@ def test_industry_spec_is_appendix_1_table_2():
         "effective_access_ratio": 0.25,
         "iiot_value_added": 0.5,
     }
-    assert [i.source for i in spec.indicators] == ["lakehouse", "lakehouse", "external"]
+    # iiot_value_added comes from iiap economy
+    assert [i.source for i in spec.indicators] == ["lakehouse", "lakehouse", "lakehouse"]
 
 
 def test_industrial_app_spec_is_one_ratio_to_max_indicator():
