@@ -15,10 +15,10 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from etl.config import Contract, FeedSpec
-from etl.landing import LandingFile, csv_header, parquet_columns
-from etl.textio import read_lines
+from etl.landing import LandingFile
+from etl.textio import literal_path, read_lines
 
-MALFORMED = "malformed_record"
+MALFORMED, NUL_BYTE, UNBALANCED_QUOTE = "malformed_record", "nul_byte", "unbalanced_quote"
 RAW_SCHEMA = T.StructType(
     [
         T.StructField("platform_id", T.StringType(), False),
@@ -31,58 +31,75 @@ RAW_SCHEMA = T.StructType(
 _CSV_NULL = "\u0000"  # a field can be empty (""), only a missing token parses as NULL
 
 
-def _file_path() -> Column:
-    return F.col("_metadata.file_path")
+def _line_error(line: Column, csv_quotes: bool) -> Column:
+    """Why a line cannot be a record whatever its format: a NUL byte, or (CSV) an unbalanced quote."""
+    error = F.when(line.contains("\u0000"), F.lit(NUL_BYTE))
+    if csv_quotes:  # RFC 4180 quotes come in pairs ("" inside a quoted field is two)
+        quotes = F.length(line) - F.length(F.replace(line, F.lit('"'), F.lit("")))
+        odd = (quotes % 2) == 1
+        error = error.when(odd, F.lit(UNBALANCED_QUOTE))
+    return error
 
 
-def _raw_json(spark: SparkSession, paths: list[str], contract: Contract) -> DataFrame:
+def _raw_json(spark: SparkSession, paths: list[str], contract: Contract, encoding: str) -> DataFrame:
     fields = F.from_json(F.col("line"), T.MapType(T.StringType(), T.StringType()))
-    return read_lines(spark, paths, contract.encoding).select(
+    error = _line_error(F.col("line"), csv_quotes=False)
+    return read_lines(spark, paths, encoding).select(
         F.lit(contract.platform_id).alias("platform_id"),
-        _file_path().alias("source_file"),
+        "source_file",
         F.col("line").alias("raw_record"),
-        fields.alias("fields"),
-        F.when(fields.isNull(), F.lit(MALFORMED)).alias("parse_error"),
+        F.when(error.isNull(), fields).alias("fields"),
+        F.coalesce(error, F.when(fields.isNull(), F.lit(MALFORMED))).alias("parse_error"),
     )
 
 
-def _raw_csv(spark: SparkSession, paths: list[str], contract: Contract, header: list[str]) -> DataFrame:
+def _raw_csv(
+    spark: SparkSession, paths: list[str], contract: Contract, encoding: str, header: list[str], header_line: str
+) -> DataFrame:
     names = [f"c{i}" for i in range(len(header))]
     schema = ", ".join(f"{n} string" for n in [*names, "_overflow"])
     parsed = F.from_csv(
         F.col("line"),
         schema,
-        {"sep": contract.delimiter, "nullValue": _CSV_NULL, "emptyValue": "", "mode": "PERMISSIVE"},
+        {
+            "sep": contract.delimiter,
+            "quote": '"',
+            "escape": '"',
+            "nullValue": _CSV_NULL,
+            "emptyValue": "",
+            "mode": "PERMISSIVE",
+        },
     )
     # Too many tokens fill _overflow. Too few: counted by splitting when the line has no
     # quotes (a quoted field may hold the delimiter); quoted lines are judged by _overflow only.
     tokens = F.size(F.split(F.col("line"), re.escape(contract.delimiter), -1))
     wrong_width = F.col("p._overflow").isNotNull() | (~F.col("line").contains('"') & (tokens != len(header)))
+    error = _line_error(F.col("line"), csv_quotes=True)
     return (
-        read_lines(spark, paths, contract.encoding)
-        .filter(F.col("line") != F.lit(contract.delimiter.join(header)))
-        .select("line", _file_path().alias("source_file"), parsed.alias("p"))
+        read_lines(spark, paths, encoding)
+        .filter(F.col("line") != F.lit(header_line))
+        .select("line", "source_file", parsed.alias("p"), error.alias("error"))
         .select(
             F.lit(contract.platform_id).alias("platform_id"),
             "source_file",
             F.col("line").alias("raw_record"),
             F.when(
-                ~wrong_width,
+                F.col("error").isNull() & ~wrong_width,
                 F.map_from_arrays(
                     F.array(*[F.lit(h) for h in header]),
                     F.array(*[F.coalesce(F.col(f"p.{n}"), F.lit("")) for n in names]),
                 ),
             ).alias("fields"),
-            F.when(wrong_width, F.lit(MALFORMED)).alias("parse_error"),
+            F.coalesce(F.col("error"), F.when(wrong_width, F.lit(MALFORMED))).alias("parse_error"),
         )
     )
 
 
 def _raw_parquet(spark: SparkSession, paths: list[str], contract: Contract, columns: list[str]) -> DataFrame:
-    df = spark.read.parquet(*paths)
+    df = spark.read.parquet(*[literal_path(p) for p in paths])
     return df.select(
         F.lit(contract.platform_id).alias("platform_id"),
-        _file_path().alias("source_file"),
+        F.col("_metadata.file_path").alias("source_file"),
         F.to_json(F.struct(*[F.col(c) for c in columns])).alias("raw_record"),
         F.create_map(*[x for c in columns for x in (F.lit(c), F.col(c).cast("string"))]).alias("fields"),
         F.lit(None).cast("string").alias("parse_error"),
@@ -90,28 +107,20 @@ def _raw_parquet(spark: SparkSession, paths: list[str], contract: Contract, colu
 
 
 def read_raw(spark: SparkSession, files: list[LandingFile], contract: Contract) -> DataFrame:
-    """Parse one platform's files of one feed; files are grouped by their header or schema."""
-    paths = [f.path for f in files]
-    if contract.format == "jsonl":
-        return _raw_json(spark, paths, contract)
-    sniff = (
-        (lambda f: tuple(csv_header(f, contract)))
-        if contract.format == "csv"
-        else (lambda f: tuple(parquet_columns(f)))
-    )
-    groups: dict[tuple[str, ...], list[str]] = defaultdict(list)
+    """Parse one platform's files of one feed, grouped by what their file check found: the encoding they are read
+    in, and their CSV header or Parquet schema (so no file is opened on the driver here)."""
+    groups: dict[tuple, list[str]] = defaultdict(list)
     for f in files:
-        groups[sniff(f)].append(f.path)
+        groups[(f.encoding or contract.encoding, f.columns, f.column_types, f.header_line or "")].append(f.path)
     parts = []
-    for columns, group in sorted(groups.items()):
-        if contract.format == "csv":
-            parts.append(_raw_csv(spark, group, contract, list(columns)))
+    for (encoding, columns, _, header_line), group in sorted(groups.items()):
+        if contract.format == "jsonl":
+            parts.append(_raw_json(spark, group, contract, encoding))
+        elif contract.format == "csv":
+            parts.append(_raw_csv(spark, group, contract, encoding, list(columns), header_line))
         else:
             parts.append(_raw_parquet(spark, group, contract, list(columns)))
-    out = parts[0]
-    for p in parts[1:]:
-        out = out.unionByName(p)
-    return out
+    return reduce(DataFrame.unionByName, parts)
 
 
 def to_bronze(raw: DataFrame, contract: Contract, feed: str, spec: FeedSpec) -> DataFrame:

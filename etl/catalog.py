@@ -198,11 +198,13 @@ TABLES: tuple[Table, ...] = (
     Table(
         "ops",
         "ingest_audit",
-        "batch_id string, feed string, platform_id string, files int, rows_read bigint, inserted bigint, "
+        "batch_id string, feed string, platform_id string, files int, files_quarantined int, records_in_files bigint, "
+        "rows_read bigint, inserted bigint, "
         "updated bigint, "
         "quarantined bigint, duplicates_in_batch bigint, duplicates_existing bigint, reconciled boolean, "
         "started_at timestamp, finished_at timestamp",
-        "per batch × feed × platform: rows read, inserted, updated, quarantined, duplicates, reconciled",
+        "per batch × feed × platform: files read and quarantined as files, records the file check counted, rows "
+        "read, inserted, updated, quarantined, duplicates, reconciled",
         "append",
         "ingest",
     ),
@@ -210,9 +212,10 @@ TABLES: tuple[Table, ...] = (
         "ops",
         "file_manifest",
         "path string NOT NULL, relative_path string NOT NULL, platform_id string, feed string, delivery_date date, "
-        "size_bytes bigint NOT NULL, mtime_ms bigint NOT NULL, status string NOT NULL, batch_id string NOT NULL, "
-        "ingested_at timestamp NOT NULL",
-        "one row per landing file ingested (or found unrecognised), with its batch",
+        "size_bytes bigint NOT NULL, mtime_ms bigint NOT NULL, content_hash string, records bigint, "
+        "status string NOT NULL, reason_code string, batch_id string NOT NULL, ingested_at timestamp NOT NULL",
+        "one row per landing file a batch settled: its SHA-256 `content_hash`, records, `status` (ingested, "
+        "quarantined with its `reason_code`, or resent: identical to a delivery already recorded)",
         "append",
         "ingest",
     ),

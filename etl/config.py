@@ -64,6 +64,8 @@ class IngestSettings(Frozen):
     pseudonym_key_env: str
     future_tolerance_hours: float = Field(ge=0)
     landing_pattern: str
+    max_line_bytes: int = Field(default=1_048_576, gt=0)
+    max_columns: int = Field(default=256, gt=0)
 
 
 class Limits(Frozen):

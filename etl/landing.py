@@ -1,21 +1,19 @@
-"""Discover landing files and read the little the driver must know about each before Spark reads it.
+"""Discover landing files: what their paths say (platform, feed, delivery date), and why one fits no contract.
 
-Listing and header sniffing go through pyarrow's filesystems (local, HDFS, S3), so the
-same code serves this machine and a cluster's object store.
+Listing goes through pyarrow's filesystems (local, HDFS, S3), so the same code serves this
+machine and a cluster's object store; what a file holds is found by etl.file_check.
 """
 
 from __future__ import annotations
 
-import gzip
-import io
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
-import pyarrow.parquet as pq
 from pyarrow import fs as pafs
 
 from etl.config import Contract
+from etl.file_check import FileCheck
 
 
 @dataclass(frozen=True)
@@ -27,7 +25,37 @@ class LandingFile:
     platform_id: str | None
     feed: str | None
     delivery_date: date | None
-    problem: str | None = None  # why the file cannot be read through a contract
+    problem: str | None = None  # why the file cannot be read (reason_detail)
+    reason_code: str | None = None  # set with `problem`: unrecognised_file, or a code of etl.file_check
+    content_hash: str | None = None  # SHA-256 of its bytes, from etl.file_check (None: not read)
+    records: int | None = None  # data records the pass counted, reconciled against bronze
+    encoding: str | None = None  # the encoding Spark reads it in
+    columns: tuple[str, ...] = ()  # CSV header or Parquet columns
+    column_types: tuple[str, ...] = ()  # Parquet column types
+    header_line: str | None = None  # a CSV file's header line
+
+    @property
+    def readable(self) -> bool:
+        return self.reason_code is None
+
+    def with_check(self, check: FileCheck) -> LandingFile:
+        """The file with what its check found; a file already unrecognised keeps its reason and gains its hash."""
+        if not self.readable:
+            return replace(self, content_hash=check.content_hash)
+        return replace(
+            self,
+            problem=check.reason_detail,
+            reason_code=check.reason_code,
+            content_hash=check.content_hash,
+            records=check.records,
+            encoding=check.encoding,
+            columns=check.columns,
+            column_types=check.column_types,
+            header_line=check.header_line,
+        )
+
+    def rejected(self, code: str, detail: str) -> LandingFile:
+        return replace(self, reason_code=code, problem=detail)
 
 
 def _fs(root: str) -> tuple[pafs.FileSystem, str, str]:
@@ -80,24 +108,7 @@ def discover(root: str, pattern: str, contracts: dict[str, Contract], feeds: tup
                 feed,
                 delivery,
                 problem,
+                "unrecognised_file" if problem else None,
             )
         )
     return sorted(found, key=lambda f: f.relative)
-
-
-def csv_header(file: LandingFile, contract: Contract) -> list[str]:
-    """The field names in the first line of a CSV delivery."""
-    fsys, _, prefix = _fs(file.path)
-    path = file.path[len(prefix) :] if prefix and file.path.startswith(prefix) else file.path
-    with fsys.open_input_stream(path, compression=None) as raw:
-        stream = gzip.GzipFile(fileobj=raw) if contract.compression == "gzip" else raw
-        text = io.TextIOWrapper(stream, encoding=contract.encoding, newline="")
-        first = text.readline().rstrip("\r\n")
-    return first.split(contract.delimiter) if first else []
-
-
-def parquet_columns(file: LandingFile) -> list[str]:
-    fsys, _, prefix = _fs(file.path)
-    path = file.path[len(prefix) :] if prefix and file.path.startswith(prefix) else file.path
-    with fsys.open_input_file(path) as f:
-        return list(pq.read_schema(f).names)

@@ -24,6 +24,8 @@ class FeedCounts:
     duplicate_in_batch: int = 0
     duplicate_existing: int = 0
     split_mismatch: int = 0  # platforms whose split rows differ from their bronze rows
+    file_mismatch: int = 0  # platforms whose bronze rows differ from the records the file check counted
+    files_quarantined: int = 0
 
     @property
     def duplicates(self) -> int:
@@ -31,13 +33,19 @@ class FeedCounts:
 
     @property
     def reconciled(self) -> bool:
-        return self.split_mismatch == 0 and self.rows_read == self.new + self.update + self.quarantine + self.duplicates
+        return (
+            self.split_mismatch == 0
+            and self.file_mismatch == 0
+            and self.rows_read == self.new + self.update + self.quarantine + self.duplicates
+        )
 
     def problem(self, batch_id: str, feed: str) -> str | None:
         """Why the feed does not reconcile, as the operator reads it; None when it does."""
         if self.reconciled:
             return None
         lost = f" ({self.split_mismatch} platforms lost or multiplied rows after bronze)" if self.split_mismatch else ""
+        if self.file_mismatch:
+            lost += f" ({self.file_mismatch} platforms' bronze rows differ from the records in their files)"
         return (
             f"batch {batch_id} feed {feed}: read {self.rows_read} rows but wrote {self.new + self.update} to silver, "
             f"{self.quarantine} to quarantine and removed {self.duplicates} duplicates{lost}; "
@@ -53,6 +61,8 @@ class AuditRow:
     feed: str
     platform_id: str
     files: int
+    files_quarantined: int
+    records_in_files: int | None
     rows_read: int
     inserted: int
     updated: int
@@ -83,16 +93,21 @@ def reconcile(
     parked: dict[str, int],
     started: datetime,
     finished: datetime,
+    delivered: dict[str, int] | None = None,
+    files_quarantined: dict[str, int] | None = None,
 ) -> Reconciliation:
     """Per platform: `landed` bronze rows of the batch, the outcome `split` counts, and the rows re-read from the
     written silver (`written`: inserted + updated) and quarantine (`parked`) tables.
 
     Rows read are the bronze rows: a row lost or multiplied between bronze and the split cannot reconcile.
+    `delivered`: the records the file check counted in each platform's files (None: not counted), which bronze
+    must equal, so a file that changed or lost rows between the check and Spark's read cannot reconcile either.
     """
-    counts = FeedCounts(files=sum(files.values()))
+    parked_files = files_quarantined or {}
+    counts = FeedCounts(files=sum(files.values()), files_quarantined=sum(parked_files.values()))
     out = Reconciliation(counts)
     empty = dict.fromkeys(SPLIT_KEYS, 0)
-    for pid in sorted(set(landed) | set(split)):
+    for pid in sorted(set(landed) | set(split) | set(files) | set(parked_files)):
         c = split.get(pid, empty)
         read, updated, quarantined = landed.get(pid, 0), c[UPDATE], parked.get(pid, 0)
         inserted = written.get(pid, 0) - updated
@@ -103,13 +118,18 @@ def reconcile(
         counts.duplicate_in_batch += c[DUP_IN_BATCH]
         counts.duplicate_existing += c[DUP_EXISTING]
         counts.split_mismatch += read != c["rows_read"]
+        in_files = None if delivered is None else delivered.get(pid, 0)
+        counts.file_mismatch += in_files is not None and in_files != read
         ok = read == c["rows_read"] == inserted + updated + quarantined + c[DUP_IN_BATCH] + c[DUP_EXISTING]
+        ok = ok and in_files in (None, read)
         out.audit.append(
             AuditRow(
                 batch_id,
                 feed,
                 pid,
                 files.get(pid, 0),
+                parked_files.get(pid, 0),
+                in_files,
                 read,
                 inserted,
                 updated,

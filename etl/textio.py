@@ -8,7 +8,10 @@ pyarrow: etl.synthetic.delivery_files.)
 
 from __future__ import annotations
 
+import re
+
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 _NEVER = "\u0001"  # column separator that no delivered line contains
@@ -28,6 +31,26 @@ _LINE_OPTIONS = {
 LINE_SCHEMA = T.StructType([T.StructField("line", T.StringType(), True)])
 
 
+_GLOB = re.compile(r"([\\\[\]{}*?])")
+
+
+def literal_path(path: str) -> str:
+    """A path Spark reads as the one file it names: Spark globs every path, so its glob characters are escaped."""
+    return _GLOB.sub(r"\\\1", path)
+
+
 def read_lines(spark: SparkSession, paths: list[str], encoding: str) -> DataFrame:
-    """One row per line (column `line`) plus the hidden `_metadata` column of the file source."""
-    return spark.read.options(**_LINE_OPTIONS, encoding=encoding, mode="PERMISSIVE").schema(LINE_SCHEMA).csv(paths)
+    """One row per non-blank line (`line`, without a leading byte-order mark or a trailing CR) and its `source_file`.
+
+    CRLF files (a Windows export) read as LF ones; a UTF-8 byte-order mark is not part of the first line.
+    """
+    raw = (
+        spark.read.options(**_LINE_OPTIONS, encoding=encoding, mode="PERMISSIVE")
+        .schema(LINE_SCHEMA)
+        .csv([literal_path(p) for p in paths])
+    )
+    raw_line = F.col("line")
+    line = F.when(
+        raw_line.startswith("\ufeff") | raw_line.endswith("\r"), F.regexp_replace(raw_line, "^\ufeff|\r$", "")
+    ).otherwise(raw_line)
+    return raw.select(line.alias("line"), F.col("_metadata.file_path").alias("source_file")).filter(F.col("line") != "")

@@ -147,13 +147,19 @@ def generate(obj, scale: float, seed: int, out: str, passes_spec: str | None, ji
 
 
 def _print_ingest(result) -> None:
-    table = Table(title=f"batch {result.batch_id}: {result.files} files ({result.unrecognised} unrecognised)")
-    for col in ("feed", "files", "rows read", "inserted", "updated", "quarantined", "duplicates", "reconciled"):
+    bad = sum(result.quarantined_files.values())
+    table = Table(
+        title=f"batch {result.batch_id}: {result.files} new files ({bad} quarantined as files, "
+        f"{result.resent} identical to deliveries already recorded)"
+    )
+    columns = ("feed", "files", "files quarantined", "rows read", "inserted", "updated", "quarantined", "duplicates")
+    for col in (*columns, "reconciled"):
         table.add_column(col, justify="right" if col not in ("feed",) else "left")
     for feed, c in result.feeds.items():
         table.add_row(
             feed,
             f"{c.files:,}",
+            f"{c.files_quarantined:,}",
             f"{c.rows_read:,}",
             f"{c.new:,}",
             f"{c.update:,}",
@@ -161,7 +167,10 @@ def _print_ingest(result) -> None:
             f"{c.duplicates:,}",
             "yes" if c.reconciled else "NO",
         )
-    Console(width=max(Console().width, 110)).print(table)
+    Console(width=max(Console().width, 130)).print(table)
+    if result.quarantined_files:
+        reasons = ", ".join(f"{code} {n}" for code, n in result.quarantined_files.items())
+        console.print(f"files quarantined whole: {reasons} (quarantine/records, ops/file_manifest; README)")
 
 
 def _print_quality(outcomes, docs: str | None) -> None:
@@ -187,8 +196,15 @@ def _print_quality(outcomes, docs: str | None) -> None:
     help="Only deliveries up to this date (simulates a daily run).",
 )
 @click.option("--recover", is_flag=True, help="Roll back an earlier batch that did not finish, then ingest.")
+@click.option(
+    "--retry",
+    "retry",
+    multiple=True,
+    metavar="PATH",
+    help="Read a file quarantined earlier again as it is (repeatable; a path as listed or under the landing root).",
+)
 @click.pass_obj
-def ingest(obj, until, recover: bool) -> None:
+def ingest(obj, until, recover: bool, retry: tuple[str, ...]) -> None:
     """Ingest new landing files into bronze and silver, with quarantine, audit and reconciliation."""
     from etl.pseudonym import MissingKey
     from jobs import ingest as job
@@ -199,12 +215,20 @@ def ingest(obj, until, recover: bool) -> None:
     spark = _session(settings, "ingest")
     try:
         result = job.run(
-            spark, settings, until.date() if until else None, recover, progress=_progress(), quality=quality
+            spark,
+            settings,
+            until.date() if until else None,
+            recover,
+            progress=_progress(),
+            quality=quality,
+            retry=frozenset(retry),
         )
     except QualityGateFailed as exc:
         raise click.ClickException(
             f"{exc}\nsee ops/quality_history and the Data Docs under {_docs_root(settings, quality)}"
         ) from None
+    except job.BadRetry as exc:
+        raise click.UsageError(str(exc)) from None
     except (MissingKey, job.IncompleteBatch, job.ReconciliationError, FileNotFoundError) as exc:
         raise click.ClickException(str(exc)) from None
     if result.batch_id is None:

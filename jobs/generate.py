@@ -377,8 +377,14 @@ def pass_manifest(
 ) -> dict:
     """What the pass holds: enterprises by archetype, rows by feed and outcome, file faults, files."""
     outcome_counts: dict[str, Counter] = {feed: Counter() for feed in FEED_NAMES}
+    # a re-sent file is byte-identical to its original: ingest records it as resent and reads none of its rows
     for r in (
-        _union([df.select(F.lit(feed).alias("feed"), "outcome") for feed, df in rows.items()])
+        _union(
+            [
+                df.filter(F.col("part") != faults.RESEND_PART).select(F.lit(feed).alias("feed"), "outcome")
+                for feed, df in rows.items()
+            ]
+        )
         .groupBy("feed", "outcome")
         .count()
         .collect()

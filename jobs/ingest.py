@@ -8,7 +8,8 @@ batch is rolled back to them by `--recover`.
 
 from __future__ import annotations
 
-import hashlib
+import os
+import secrets
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -21,7 +22,9 @@ from etl import lake, reference
 from etl.bronze import read_raw, to_bronze
 from etl.catalog import Tables
 from etl.config import FEED_NAMES, Settings
+from etl.file_check import FileFormat, check_files
 from etl.landing import LandingFile, discover
+from etl.manifest import INGESTED, QUARANTINED, RESENT, Entry, Known, retry_problems, settle, to_check
 from etl.master import build_master
 from etl.outcomes import count_outcomes
 from etl.pipeline import FeedPipeline, ValidatedFeed, validate_feed
@@ -30,7 +33,7 @@ from etl.reconcile import FeedCounts, reconcile
 from jobs import reference as reference_job
 from quality.runner import Outcome, QualityGateFailed, Validator
 from quality.spec import QualitySpec, load_quality
-from quality.suites import check_master
+from quality.suites import check_landing_files, check_master
 
 
 class IncompleteBatch(RuntimeError):
@@ -45,7 +48,8 @@ class ReconciliationError(RuntimeError):
 class IngestResult:
     batch_id: str | None
     files: int = 0
-    unrecognised: int = 0
+    quarantined_files: dict[str, int] = field(default_factory=dict)  # reason code -> files
+    resent: int = 0
     feeds: dict[str, FeedCounts] = field(default_factory=dict)
     tables: dict[str, str] = field(default_factory=dict)
     quality: list[Outcome] = field(default_factory=list)
@@ -56,15 +60,22 @@ class IngestResult:
 class Batch:
     id: str
     started: datetime
-    files: list[LandingFile]
+    settled: list[tuple[LandingFile, str]]  # every new file with its status (etl.manifest)
+
+    @property
+    def files(self) -> list[LandingFile]:
+        return [f for f, _ in self.settled]
+
+    def having(self, status: str) -> list[LandingFile]:
+        return [f for f, s in self.settled if s == status]
 
     @property
     def readable(self) -> list[LandingFile]:
-        return [f for f in self.files if f.problem is None]
+        return self.having(INGESTED)
 
     @property
-    def unrecognised(self) -> list[LandingFile]:
-        return [f for f in self.files if f.problem is not None]
+    def quarantined(self) -> list[LandingFile]:
+        return self.having(QUARANTINED)
 
     def by_feed(self) -> dict[str, dict[str, list[LandingFile]]]:
         """Readable files by feed, then platform."""
@@ -88,9 +99,9 @@ def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None, microsecond=0)
 
 
-def batch_id_of(files: list[LandingFile], at: datetime) -> str:
-    digest = hashlib.sha256("\n".join(f"{f.path}|{f.size}|{f.mtime_ms}" for f in files).encode()).hexdigest()[:8]
-    return f"{at:%Y%m%dT%H%M%SZ}-{digest}"
+def batch_id_of(at: datetime) -> str:
+    """Sortable by start time, and unique even for runs started in the same second."""
+    return f"{at:%Y%m%dT%H%M%SZ}-{secrets.token_hex(4)}"
 
 
 def _mark(
@@ -132,27 +143,58 @@ def settle_incomplete(spark: SparkSession, tables: Tables, recover_incomplete: b
         progress(f"rolled back unfinished batches: {', '.join(recover(spark, tables))}")
 
 
-def new_files(spark: SparkSession, settings: Settings, tables: Tables, until: date | None) -> list[LandingFile]:
-    """Landing files not in the manifest yet (same path, size and time), delivered up to `until`."""
-    seen: set[tuple[str, int, int]] = set()
-    if lake.exists(spark, tables.manifest):
-        rows = lake.read(spark, tables.manifest).select("path", "size_bytes", "mtime_ms").collect()
-        seen = {(r.path, r.size_bytes, r.mtime_ms) for r in rows}
+class BadRetry(ValueError):
+    """--retry names a file that is not under the landing root, or one already ingested."""
+
+
+def _known(spark: SparkSession, tables: Tables) -> Known:
+    if not lake.exists(spark, tables.manifest):
+        return Known()
+    cols = ["path", "relative_path", "platform_id", "feed", "delivery_date", "size_bytes", "mtime_ms"]
+    rows = lake.read(spark, tables.manifest).select(*cols, "content_hash", "status", "batch_id").collect()
+    return Known.of([Entry(*r) for r in rows])
+
+
+def _file_format(settings: Settings, f: LandingFile) -> FileFormat | None:
+    """What the file check needs of the file's contract; None for a file no contract reads (hashed only)."""
+    if not f.readable:
+        return None
+    c, limits = settings.contracts[f.platform_id], settings.pipeline.ingest
+    fields = tuple(c.fields.get(f.feed, {}).values())
+    return FileFormat(
+        c.format, c.compression, c.encoding, c.delimiter, fields, limits.max_line_bytes, limits.max_columns
+    )
+
+
+def new_files(
+    spark: SparkSession, settings: Settings, tables: Tables, until: date | None, retry: frozenset[str] = frozenset()
+) -> list[tuple[LandingFile, str]]:
+    """The landing files delivered up to `until` that the manifest does not hold yet, each read once to be known by
+    its content and settled: to be ingested, quarantined as a file, or a re-send of a delivery already recorded."""
+    known = _known(spark, tables)
     found = discover(settings.landing, settings.pipeline.ingest.landing_pattern, settings.contracts, FEED_NAMES)
-    return [
-        f
-        for f in found
-        if (f.path, f.size, f.mtime_ms) not in seen
-        and (until is None or f.delivery_date is None or f.delivery_date <= until)
-    ]
+    retry = frozenset(_resolve(found, p) for p in retry)
+    if problems := retry_problems(retry, found, known):
+        raise BadRetry("; ".join(problems))
+    todo = to_check(found, known, until, retry)
+    checks = check_files(spark, [(f.path, f.size, _file_format(settings, f)) for f in todo])
+    return settle([f.with_check(checks[f.path]) for f in todo], known, retry)
 
 
-def open_batch(spark: SparkSession, tables: Tables, files: list[LandingFile]) -> Batch:
+def _resolve(found: list[LandingFile], path: str) -> str:
+    """A --retry path as the manifest names it: the path as listed, or relative to the landing root."""
+    for f in found:
+        if path in (f.path, f.relative) or os.path.abspath(path) == f.path:
+            return f.path
+    return path
+
+
+def open_batch(spark: SparkSession, tables: Tables, settled: list[tuple[LandingFile, str]]) -> Batch:
     """Record the batch as started, with the version of every table it may write (what --recover restores)."""
     started = _now()
-    batch = Batch(batch_id_of(files, started), started, files)
+    batch = Batch(batch_id_of(started), started, settled)
     versions = {path: lake.version(spark, path) for path in tables.written_by_ingest()}
-    _mark(spark, tables, batch.id, "started", len(files), {k: v for k, v in versions.items() if v is not None})
+    _mark(spark, tables, batch.id, "started", len(settled), {k: v for k, v in versions.items() if v is not None})
     return batch
 
 
@@ -173,6 +215,7 @@ def process(spark: SparkSession, settings: Settings, batch: Batch, pipeline: Fee
     """Parse, conform, route and validate every feed, then the master; nothing downstream is written yet."""
     tables, files = Tables(settings), batch.by_feed()
     roster = lake.read_if_exists(spark, tables.silver("roster"))
+    check_landing_files(pipeline.validator, _file_tally(batch))
     done: dict[str, ValidatedFeed] = {}
     for i, feed in enumerate(FEED_NAMES, start=1):
         platforms = files.get(feed, {})
@@ -195,6 +238,17 @@ def process(spark: SparkSession, settings: Settings, batch: Batch, pipeline: Fee
         )
         check_master(pipeline.validator, master)
     return Processed(done, files, master, pipeline.validator)
+
+
+def _file_tally(batch: Batch) -> list[tuple[str, str, int, int]]:
+    """(platform, feed, files read, files quarantined) of the files a contract reads (unrecognised ones aside)."""
+    tally: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
+    for f in batch.readable:
+        tally[(f.platform_id, f.feed)][0] += 1
+    for f in batch.quarantined:
+        if f.reason_code != "unrecognised_file":
+            tally[(f.platform_id, f.feed)][1] += 1
+    return [(pid, feed, n, bad) for (pid, feed), (n, bad) in sorted(tally.items())]
 
 
 def _count_by_platform(frame: DataFrame) -> dict[str, int]:
@@ -226,17 +280,64 @@ def save_feed(spark: SparkSession, tables: Tables, batch: Batch, v: ValidatedFee
     )
     tables.write(quarantined, "quarantine.records")
     tables.write(v.accepted(), f"silver.{v.feed}")
+    return reconcile_feed(spark, tables, batch, v.feed, files, split)
+
+
+def reconcile_feed(
+    spark: SparkSession, tables: Tables, batch: Batch, feed: str, files: dict[str, list[LandingFile]], split=None
+):
+    """The feed's counts against the tables as written, and the records its files held."""
+    parked_files: dict[str, int] = defaultdict(int)
+    for f in batch.quarantined:
+        if f.feed == feed and f.platform_id is not None:
+            parked_files[f.platform_id] += 1
     return reconcile(
         batch.id,
-        v.feed,
+        feed,
         {pid: len(fs) for pid, fs in files.items()},
-        landed=_written(spark, tables.bronze(v.feed), batch.id),
-        split=split,
-        written=_written(spark, tables.silver(v.feed), batch.id),
-        parked=_written(spark, tables.quarantine, batch.id, v.feed),
+        landed=_written(spark, tables.bronze(feed), batch.id),
+        split=split or {},
+        written=_written(spark, tables.silver(feed), batch.id),
+        parked=_written(spark, tables.quarantine, batch.id, feed),
         started=batch.started,
         finished=_now(),
+        delivered={pid: sum(f.records or 0 for f in fs) for pid, fs in files.items()},
+        files_quarantined=dict(parked_files),
     )
+
+
+def _file_quarantine(batch: Batch) -> list[tuple]:
+    """quarantine.records rows of the files quarantined whole: no raw record, the reason and its detail."""
+    return [
+        (batch.id, f.feed, f.platform_id, f.path, f.delivery_date, None, f.reason_code, _file_detail(f), batch.started)
+        for f in batch.quarantined
+    ]
+
+
+def _file_detail(f: LandingFile) -> str:
+    digest = f"sha256 {f.content_hash}" if f.content_hash else "no content hash"
+    return f"{f.problem} [{f.size:,} bytes, {digest}]"
+
+
+def _manifest_rows(batch: Batch) -> list[tuple]:
+    return [
+        (
+            f.path,
+            f.relative,
+            f.platform_id,
+            f.feed,
+            f.delivery_date,
+            f.size,
+            f.mtime_ms,
+            f.content_hash,
+            f.records,
+            status,
+            f.reason_code,
+            batch.id,
+            batch.started,
+        )
+        for f, status in batch.settled
+    ]
 
 
 def gate(spark: SparkSession, tables: Tables, batch: Batch, validator: Validator) -> IngestResult:
@@ -247,10 +348,14 @@ def gate(spark: SparkSession, tables: Tables, batch: Batch, validator: Validator
         raise QualityGateFailed(batch.id, validator.breaches())
     by_feed = batch.by_feed()
     feeds = {feed: FeedCounts(files=sum(len(v) for v in by_feed.get(feed, {}).values())) for feed in FEED_NAMES}
+    by_reason: dict[str, int] = defaultdict(int)
+    for f in batch.quarantined:
+        by_reason[str(f.reason_code)] += 1
     return IngestResult(
         batch.id,
         len(batch.files),
-        len(batch.unrecognised),
+        dict(sorted(by_reason.items())),
+        len(batch.having(RESENT)),
         feeds,
         quality=validator.outcomes,
         quality_docs=validator.docs_index,
@@ -269,43 +374,18 @@ def save(
         audit += [row.as_tuple() for row in rec.audit]
         if not rec.counts.reconciled:
             raise ReconciliationError(rec.counts.problem(batch.id, feed))
-    if batch.unrecognised:
-        rows = [
-            (
-                batch.id,
-                f.feed,
-                f.platform_id,
-                f.path,
-                f.delivery_date,
-                None,
-                "unrecognised_file",
-                f.problem,
-                batch.started,
-            )
-            for f in batch.unrecognised
-        ]
-        tables.write(tables.rows(spark, "quarantine.records", rows), "quarantine.records")
+    if batch.quarantined:
+        tables.write(tables.rows(spark, "quarantine.records", _file_quarantine(batch)), "quarantine.records")
+    for feed in sorted({f.feed for f in batch.quarantined if f.feed in FEED_NAMES} - set(processed.feeds)):
+        rec = reconcile_feed(spark, tables, batch, feed, {})  # every file of the feed quarantined: audited too
+        result.feeds[feed] = rec.counts
+        audit += [row.as_tuple() for row in rec.audit]
     if processed.master is not None:
         progress("writing the enterprise master")
         tables.write(processed.master, "silver.enterprise_master")
     if audit:
         tables.write(tables.rows(spark, "ops.ingest_audit", audit), "ops.ingest_audit")
-    manifest = [
-        (
-            f.path,
-            f.relative,
-            f.platform_id,
-            f.feed,
-            f.delivery_date,
-            f.size,
-            f.mtime_ms,
-            "ingested" if f.problem is None else "unrecognised",
-            batch.id,
-            batch.started,
-        )
-        for f in batch.files
-    ]
-    tables.write(tables.rows(spark, "ops.file_manifest", manifest), "ops.file_manifest")
+    tables.write(tables.rows(spark, "ops.file_manifest", _manifest_rows(batch)), "ops.file_manifest")
     _mark(spark, tables, batch.id, "committed", len(batch.files))
     result.tables = {
         "bronze": tables.layer("bronze"),
@@ -322,19 +402,26 @@ def run(
     recover_incomplete: bool = False,
     progress=lambda msg: None,
     quality: QualitySpec | None = None,
+    retry: frozenset[str] = frozenset(),
 ) -> IngestResult:
-    """Ingest the new landing files as one batch. Its scratch is removed however it ends."""
+    """Ingest the new landing files as one batch. Its scratch is removed however it ends.
+
+    `retry`: quarantined files (paths as listed, or relative to the landing root) to read again as they are.
+    """
     tables = Tables(settings)
     key = key_from_env(settings.pipeline.ingest.pseudonym_key_env)
     quality = quality or load_quality(settings)
     settle_incomplete(spark, tables, recover_incomplete, progress)
     progress(f"listing {settings.landing}")
-    files = new_files(spark, settings, tables, until)
+    files = new_files(spark, settings, tables, until, retry)
     if not files:
         progress("no new files: nothing to do")
         return IngestResult(batch_id=None)
     batch = open_batch(spark, tables, files)
-    progress(f"batch {batch.id}: {len(files)} new files")
+    progress(
+        f"batch {batch.id}: {len(files)} new files: {len(batch.readable)} to read, {len(batch.quarantined)} "
+        f"quarantined as files, {len(batch.having(RESENT))} identical to deliveries already recorded"
+    )
     reference_job.run(spark, settings)
     validator = Validator.for_run(spark, settings, quality, batch.id, "ingest")
     with lake.scratch(spark, tables.staging(batch.id)) as stage:

@@ -19,6 +19,29 @@ def _rules(v: Validator, table: str, *checks: str, exclude: bool = False) -> tup
     return tuple(r for r in rules if (r.check in checks) != exclude)
 
 
+FILE_SUITE = "landing.files"
+
+
+def check_landing_files(v: Validator, tally: list[tuple[str, str, int, int]]) -> None:
+    """The rules of `landing.files` on one row per platform and feed of the batch: files read, files quarantined.
+
+    Driver-side rows (a batch has at most 34 x 4 of them); the quarantined files per platform and feed are
+    observed into ops/quality_history for the data-quality trend.
+    """
+    rules = v.spec.suite(FILE_SUITE)
+    if not rules or not tally:
+        return
+    frame = v.spark.createDataFrame(
+        [(pid, feed, n + bad, bad, 100.0 * bad / (n + bad)) for pid, feed, n, bad in tally],
+        "platform_id string, feed string, files int, quarantined_files int, quarantined_file_percent double",
+    ).cache()
+    try:
+        observed = {f"{pid}|{feed}": float(bad) for pid, feed, _, bad in tally}
+        v.validate(FILE_SUITE, frame, rules, observed={r.name: observed for r in rules})
+    finally:
+        frame.unpersist()
+
+
 def check_bronze(v: Validator, feed: str, bronze: DataFrame) -> None:
     """The delivery rules of `bronze.<feed>` on the batch's bronze rows, then the volume rule."""
     table = f"bronze.{feed}"

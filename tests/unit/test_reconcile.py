@@ -42,8 +42,8 @@ def test_a_feed_that_adds_up_reconciles_per_platform():
         True,
     )
     assert [r.as_tuple() for r in rec.audit] == [
-        ("b1", "logins", "P01", 2, 10, 6, 0, 2, 1, 1, True, T0, T1),
-        ("b1", "logins", "P02", 1, 5, 4, 1, 0, 0, 0, True, T0, T1),
+        ("b1", "logins", "P01", 2, 0, None, 10, 6, 0, 2, 1, 1, True, T0, T1),
+        ("b1", "logins", "P02", 1, 0, None, 5, 4, 1, 0, 0, 0, True, T0, T1),
     ]
     assert c.problem("b1", "logins") is None
 
@@ -90,5 +90,33 @@ def test_rows_multiplied_after_bronze_are_caught_even_when_the_sums_agree():
 
 def test_a_platform_with_bronze_rows_but_no_split_counts_does_not_reconcile():
     rec = reconcile("b1", "logins", {}, landed={"P09": 4}, split={}, written={}, parked={}, started=T0, finished=T1)
-    assert [r.as_tuple()[2:11] for r in rec.audit] == [("P09", 0, 4, 0, 0, 0, 0, 0, False)]
+    assert [r.as_tuple()[2:13] for r in rec.audit] == [("P09", 0, 0, None, 4, 0, 0, 0, 0, 0, False)]
     assert rec.counts == FeedCounts(files=0, rows_read=4, split_mismatch=1)
+
+
+def test_bronze_rows_that_differ_from_the_records_in_the_files_do_not_reconcile():
+    # the file check counted 10 records in P01's files, but bronze holds 9: a file changed after it was checked
+    rec = reconcile(
+        "b1",
+        "logins",
+        {"P01": 2, "P02": 1},
+        landed={"P01": 9, "P02": 5},
+        split={"P01": split(9, new=9), "P02": split(5, new=5)},
+        written={"P01": 9, "P02": 5},
+        parked={},
+        started=T0,
+        finished=T1,
+        delivered={"P01": 10, "P02": 5},
+        files_quarantined={"P02": 1, "P03": 2},
+    )
+    assert [r.as_tuple()[2:6] + (r.reconciled,) for r in rec.audit] == [
+        ("P01", 2, 0, 10, False),
+        ("P02", 1, 1, 5, True),
+        ("P03", 0, 2, 0, True),  # every file of P03 quarantined: audited with no rows
+    ]
+    assert (rec.counts.file_mismatch, rec.counts.files_quarantined, rec.counts.reconciled) == (1, 3, False)
+    assert rec.counts.problem("b1", "logins") == (
+        "batch b1 feed logins: read 14 rows but wrote 14 to silver, 0 to quarantine and removed 0 duplicates "
+        "(1 platforms' bronze rows differ from the records in their files); "
+        "the batch stays uncommitted (run ingest --recover)"
+    )
