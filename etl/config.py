@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Literal
@@ -26,19 +27,23 @@ LOG_FEEDS = ("logins", "resource_usage", "traffic")
 # --- pipeline.yaml ---------------------------------------------------------------------------
 
 
+def known_zone(value: str | None) -> str | None:
+    """An IANA time zone name, or a ValueError naming it (pydantic reports it with the file and key)."""
+    if value is None:
+        return value
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown time zone {value!r}") from exc
+    return value
+
+
 class ObservationWindow(Frozen):
     start: date
     end: date
     timezone: str
 
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown time zone {value!r}") from exc
-        return value
+    _known_zone = field_validator("timezone")(known_zone)
 
     @model_validator(mode="after")
     def _ordered(self) -> ObservationWindow:
@@ -60,12 +65,27 @@ class ObservationWindow(Frozen):
         return local.astimezone(UTC).replace(tzinfo=None)
 
 
+LANDING_GROUPS = ("platform_id", "feed", "delivery_date")
+
+
 class IngestSettings(Frozen):
     pseudonym_key_env: str
     future_tolerance_hours: float = Field(ge=0)
     landing_pattern: str
     max_line_bytes: int = Field(default=1_048_576, gt=0)
     max_columns: int = Field(default=256, gt=0)
+
+    @field_validator("landing_pattern")
+    @classmethod
+    def _pattern_names_the_parts(cls, value: str) -> str:
+        try:
+            groups = re.compile(value).groupindex
+        except re.error as exc:
+            raise ValueError(f"not a regular expression ({exc})") from None
+        missing = [g for g in LANDING_GROUPS if g not in groups]
+        if missing:
+            raise ValueError(f"needs the named groups {', '.join(f'(?P<{g}>...)' for g in missing)}")
+        return value
 
 
 class Limits(Frozen):
@@ -165,12 +185,12 @@ class TimestampConvention(Frozen):
     format: str | None = None
     timezone: str | None = None
 
+    _known_zone = field_validator("timezone")(known_zone)
+
     @model_validator(mode="after")
     def _local_needs_format(self) -> TimestampConvention:
-        if self.convention == "local_string":
-            if not self.format or not self.timezone:
-                raise ValueError("local_string timestamps need format and timezone")
-            ZoneInfo(self.timezone)
+        if self.convention == "local_string" and (not self.format or not self.timezone):
+            raise ValueError("local_string timestamps need format and timezone")
         return self
 
 

@@ -18,6 +18,12 @@ from etl.model import ConfigError
 console = Console(stderr=True)
 
 
+class BadConfig(click.ClickException):
+    """A configuration error: named file and key, exit code 2 like a usage error, no traceback."""
+
+    exit_code = 2
+
+
 def _progress():
     start = time.monotonic()
 
@@ -75,7 +81,7 @@ def main(ctx: click.Context, conf_dir: Path | None, profile: str, lakehouse: str
             "conf_dir": conf_dir,
         }
     except ConfigError as exc:
-        raise click.ClickException(f"invalid configuration:\n{exc}") from None
+        raise BadConfig(f"invalid configuration:\n{exc}") from None
 
 
 @main.command()
@@ -122,7 +128,7 @@ def generate(obj, scale: float, seed: int, out: str, passes_spec: str | None, ji
     try:
         gen = load_generator(obj["conf_dir"])
     except ConfigError as exc:
-        raise click.ClickException(f"invalid configuration:\n{exc}") from None
+        raise BadConfig(f"invalid configuration:\n{exc}") from None
     from etl.spark import quick_start_conf
 
     try:
@@ -245,7 +251,7 @@ def _quality_spec(settings):
     try:
         return load_quality(settings)
     except ConfigError as exc:
-        raise click.ClickException(f"invalid configuration:\n{exc}") from None
+        raise BadConfig(f"invalid configuration:\n{exc}") from None
 
 
 def _docs_root(settings, quality) -> str:
@@ -293,7 +299,7 @@ def classify(obj, rule_set: str | None, truth: str | None) -> None:
         spec = load_classification(settings)
         spec.rule_set(rule_set)
     except ConfigError as exc:
-        raise click.ClickException(f"invalid configuration:\n{exc}") from None
+        raise BadConfig(f"invalid configuration:\n{exc}") from None
     spark = _session(settings, "classify")
     try:
         result = job.run(spark, settings, spec, rule_set, settings.path(truth) if truth else None, progress=_progress())

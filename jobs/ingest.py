@@ -240,15 +240,18 @@ def process(spark: SparkSession, settings: Settings, batch: Batch, pipeline: Fee
     return Processed(done, files, master, pipeline.validator)
 
 
-def _file_tally(batch: Batch) -> list[tuple[str, str, int, int]]:
-    """(platform, feed, files read, files quarantined) of the files a contract reads (unrecognised ones aside)."""
-    tally: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
+NOT_GATED = ("unrecognised_file", "changed_redelivery")  # not a platform's unreadable delivery
+
+
+def _file_tally(batch: Batch) -> list[tuple[str, int, int]]:
+    """(platform, files read, files quarantined as unreadable) over the batch's files of every feed."""
+    tally: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     for f in batch.readable:
-        tally[(f.platform_id, f.feed)][0] += 1
+        tally[f.platform_id][0] += 1
     for f in batch.quarantined:
-        if f.reason_code != "unrecognised_file":
-            tally[(f.platform_id, f.feed)][1] += 1
-    return [(pid, feed, n, bad) for (pid, feed), (n, bad) in sorted(tally.items())]
+        if f.reason_code not in NOT_GATED:
+            tally[f.platform_id][1] += 1
+    return [(pid, n, bad) for pid, (n, bad) in sorted(tally.items())]
 
 
 def _count_by_platform(frame: DataFrame) -> dict[str, int]:

@@ -22,21 +22,21 @@ def _rules(v: Validator, table: str, *checks: str, exclude: bool = False) -> tup
 FILE_SUITE = "landing.files"
 
 
-def check_landing_files(v: Validator, tally: list[tuple[str, str, int, int]]) -> None:
-    """The rules of `landing.files` on one row per platform and feed of the batch: files read, files quarantined.
+def check_landing_files(v: Validator, tally: list[tuple[str, int, int]]) -> None:
+    """The rules of `landing.files` on one row per platform of the batch: its files, and those quarantined whole.
 
-    Driver-side rows (a batch has at most 34 x 4 of them); the quarantined files per platform and feed are
-    observed into ops/quality_history for the data-quality trend.
+    Driver-side rows (at most 34); the quarantined files per platform are observed into
+    ops/quality_history for the data-quality trend.
     """
     rules = v.spec.suite(FILE_SUITE)
     if not rules or not tally:
         return
     frame = v.spark.createDataFrame(
-        [(pid, feed, n + bad, bad, 100.0 * bad / (n + bad)) for pid, feed, n, bad in tally],
-        "platform_id string, feed string, files int, quarantined_files int, quarantined_file_percent double",
+        [(pid, n + bad, bad, 100.0 * bad / (n + bad)) for pid, n, bad in tally],
+        "platform_id string, files int, quarantined_files int, quarantined_file_percent double",
     ).cache()
     try:
-        observed = {f"{pid}|{feed}": float(bad) for pid, feed, _, bad in tally}
+        observed = {pid: float(bad) for pid, _, bad in tally}
         v.validate(FILE_SUITE, frame, rules, observed={r.name: observed for r in rules})
     finally:
         frame.unpersist()

@@ -321,6 +321,8 @@ def test_quality_config_errors_name_the_file_and_key(settings, tmp_path, edit, m
 def test_shipped_rules_load(settings):
     spec = load_quality(settings)
     assert [r.name for r in spec.row_rules("silver.logins")] == [
+        "nul_byte",
+        "unbalanced_quote",
         "malformed_record",
         "missing_field",
         "unexpected_field",

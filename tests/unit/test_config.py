@@ -29,6 +29,17 @@ def conf_copy(tmp_path, settings):
             "future_tolerance_hours: six",
             "ingest.future_tolerance_hours: Input should be a valid number",
         ),
+        (
+            "landing_pattern: '^(?P<platform_id>",
+            "landing_pattern: '^(?P<platform>",
+            "ingest.landing_pattern: needs the named groups (?P<platform_id>...)",
+        ),
+        (
+            "landing_pattern: '^(?P<platform_id>",
+            "landing_pattern: '^((?P<platform_id>",
+            "ingest.landing_pattern: not a regular expression (missing ), unterminated subpattern at position 1)",
+        ),
+        ("timezone: Asia/Shanghai", "timezone: Asia/Shanghia", "window.timezone: unknown time zone 'Asia/Shanghia'"),
     ],
 )
 def test_bad_pipeline_key_is_named_with_its_file(conf_copy, old, new, message):
@@ -53,3 +64,25 @@ def test_contract_with_unmapped_field_is_rejected(conf_copy):
 def test_unknown_profile(conf_copy):
     with pytest.raises(ConfigError, match="unknown profile 'gpu'"):
         load_settings(conf_copy, profile="gpu")
+
+
+def test_a_contract_time_zone_typo_is_named_with_its_file(conf_copy):
+    path = conf_copy / "contracts" / "P01.yaml"
+    path.write_text(path.read_text().replace("timezone: Asia/Shanghai", "timezone: Asia/Shangai"))
+    with pytest.raises(ConfigError) as err:
+        load_settings(conf_copy)
+    assert f"{path}: timestamp.timezone: unknown time zone 'Asia/Shangai'" in str(err.value)
+
+
+def test_the_cli_gives_one_line_and_exit_code_2_for_bad_configuration_before_spark_starts(conf_copy):
+    from click.testing import CliRunner
+
+    from jobs.cli import main
+
+    path = conf_copy / "contracts" / "P01.yaml"
+    path.write_text(path.read_text().replace("timezone: Asia/Shanghai", "timezone: Asia/Shangai"))
+    result = CliRunner().invoke(main, ["--conf", str(conf_copy), "ingest"])
+    assert result.exit_code == 2
+    assert result.output == (
+        f"Error: invalid configuration:\n{path}: timestamp.timezone: unknown time zone 'Asia/Shangai'\n"
+    )
