@@ -98,11 +98,11 @@ def remove(spark: SparkSession, path: str) -> None:
     target.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()).delete(target, True)
 
 
-def restore_or_delete(spark: SparkSession, path: str, to_version: int | None, batch_id: str) -> None:
-    """Undo an unfinished batch: back to the table's version before it, or drop its rows if the table is newer."""
+def restore(spark: SparkSession, path: str, to_version: int | None) -> None:
+    """Undo an unfinished batch: the table back to its version before the batch, or gone if the batch created it."""
     if not exists(spark, path):
         return
     if to_version is not None:
         DeltaTable.forPath(spark, path).restoreToVersion(to_version)
     else:
-        DeltaTable.forPath(spark, path).delete(f"batch_id = '{batch_id}'")
+        remove(spark, path)

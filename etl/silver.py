@@ -105,8 +105,21 @@ def record_key(*values: Column) -> Column:
     )
 
 
-def _lineage() -> list[Column]:
-    return [F.col("source_file"), F.col("delivery_date"), F.col("batch_id"), F.col("ingested_at"), F.col("raw_record")]
+def pseudonymous_record(user_key: Column) -> Column:
+    """A login's raw record as quarantine keeps it: the raw user id replaced by its keyed pseudonym.
+
+    When the user id cannot be found (the record does not parse, or its user field is
+    missing or renamed), every letter and digit is masked with `x`: the record's shape
+    still shows what was wrong, and no raw id leaves bronze.
+    """
+    raw, user = F.col("raw_record"), F.col("user_id")
+    found = user.isNotNull() & (F.length(user) > 0) & F.col("parse_error").isNull()
+    return F.when(found, F.replace(raw, user, user_key)).otherwise(F.regexp_replace(raw, r"[\p{L}\p{N}]", "x"))
+
+
+def _lineage(raw_record: Column | None = None) -> list[Column]:
+    raw = F.col("raw_record") if raw_record is None else raw_record.alias("raw_record")
+    return [F.col("source_file"), F.col("delivery_date"), F.col("batch_id"), F.col("ingested_at"), raw]
 
 
 def conform_roster(bronze: DataFrame, ctx: ConformContext) -> DataFrame:
@@ -158,17 +171,18 @@ def conform_logins(bronze: DataFrame, roster: DataFrame, ctx: ConformContext, ps
     typed = _with_tenant(bronze, roster).withColumn(
         "event_ts_parsed", parse_timestamp(F.col("event_ts"), ctx.contracts)
     )
-    user = F.concat_ws(":", F.col("platform_id"), F.trim("user_id"))
+    user_key = hmac_sha256_hex(F.concat_ws(":", F.col("platform_id"), F.trim("user_id")), pseudonym_key)
     return typed.select(
         "platform_id",
         "tenant_id",
         "credit_code",
-        hmac_sha256_hex(user, pseudonym_key).alias("user_key"),
+        user_key.alias("user_key"),
         F.col("event_ts_parsed").alias("event_ts"),
         _event_date(F.col("event_ts_parsed"), ctx).alias("event_date"),
         F.trim("channel").alias("channel"),
-        record_key(F.col("tenant_id"), F.trim("user_id"), F.col("event_ts_parsed")).alias("record_key"),
-        *_lineage(),
+        # built from the keyed user_key: an unkeyed hash of the raw user id could be inverted by trying candidates
+        record_key(F.col("tenant_id"), user_key, F.col("event_ts_parsed")).alias("record_key"),
+        *_lineage(raw_record=pseudonymous_record(user_key)),
         *_structure(),
         _latest_allowed(ctx),
     )

@@ -124,7 +124,8 @@ def recover(spark: SparkSession, tables: Tables) -> list[str]:
     for row in _incomplete(spark, tables):
         versions = row["table_versions"] or {}
         for path in tables.written_by_ingest():
-            lake.restore_or_delete(spark, path, versions.get(path), row["batch_id"])
+            lake.restore(spark, path, versions.get(path))
+        lake.remove(spark, tables.staging(row["batch_id"]))  # scratch a killed run left behind
         _mark(spark, tables, row["batch_id"], "rolled_back", row["files"])
         _mark(spark, tables, row["batch_id"], "committed", 0)
         undone.append(row["batch_id"])

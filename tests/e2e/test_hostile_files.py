@@ -14,6 +14,7 @@ import hashlib
 import os
 import shutil
 from dataclasses import dataclass, replace
+from datetime import date
 from pathlib import Path
 
 import pyarrow as pa
@@ -270,3 +271,34 @@ def test_a_delivery_is_known_by_its_content(spark, runs):
         f"P01/logins/{runs['days']['P01'][1]}/{changed.name} was ingested in batch {h.result.batch_id} with other "
         "content (sha256 "
     )
+
+
+def test_recover_removes_the_tables_and_scratch_of_a_batch_that_created_them(spark, runs, tmp_path):
+    """A first batch killed after the enterprise master was written: --recover must drop the master (no batch_id to
+    delete by), remove the scratch the run left, and the redone batch equal an uninterrupted one."""
+    clean = runs["clean"]
+    s = settings_for(clean.settings, tmp_path / "lake", str(runs["root"] / "clean"))
+    t = Tables(s)
+    rosters_only = date(2020, 5, 31)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(ingest, "_manifest_rows", lambda batch: (_ for _ in ()).throw(RuntimeError("killed")))
+        with pytest.raises(RuntimeError, match="^killed$"):
+            ingest.run(spark, s, until=rosters_only)
+    (failed,) = [r.batch_id for r in lake.read(spark, t.batches).collect()]
+    assert lake.exists(spark, t.path("silver.enterprise_master"))
+    leftover = Path(t.staging(failed)) / "roster" / "bronze"
+    leftover.mkdir(parents=True)  # as a kill -9 leaves it
+    redone = ingest.run(spark, s, until=rosters_only, recover_incomplete=True)
+    statuses = sorted((r.batch_id == failed, r.status) for r in lake.read(spark, t.batches).collect())
+    assert statuses == [
+        (False, "committed"),
+        (False, "started"),
+        (True, "committed"),
+        (True, "rolled_back"),
+        (True, "started"),
+    ]
+    assert not Path(t.staging(failed)).exists()
+    master = lake.read(spark, t.path("silver.enterprise_master"))
+    assert lake.version(spark, t.path("silver.enterprise_master")) == 0  # created again by the redone batch only
+    assertDataFrameEqual(master, lake.read(spark, clean.tables.path("silver.enterprise_master")))
+    assert redone.feeds["roster"].reconciled

@@ -23,3 +23,25 @@ def test_missing_key_is_a_clear_error(monkeypatch):
     monkeypatch.setenv("IIAP_TEST_KEY", "too-short")
     with pytest.raises(MissingKey):
         key_from_env("IIAP_TEST_KEY")
+
+
+def test_a_quarantined_login_keeps_its_shape_but_never_its_raw_user_id(spark):
+    from etl.silver import pseudonymous_record
+
+    key = b"short-but-valid-key"
+    rows = [
+        ('{"tenantId":"kd-1","userId":"kd-1-u7","ts":"x"}', "kd-1-u7", None),
+        ("kd-1,kd-1-u7,159100,app", "kd-1-u7", None),
+        ('{"tenantId":"kd-1","userId":"kd-1-u', None, "malformed_record"),
+        ('{"tenantId":"kd-1","uid":"kd-1-u7"}', None, None),  # renamed field: the id is there, unnamed
+    ]
+    df = spark.createDataFrame(rows, "raw_record string, user_id string, parse_error string")
+    user_key = hmac_sha256_hex(F.concat_ws(":", F.lit("P02"), F.col("user_id")), key)
+    got = [r.raw for r in df.select(pseudonymous_record(user_key).alias("raw")).collect()]
+    pseudonym = hmac.new(key, b"P02:kd-1-u7", hashlib.sha256).hexdigest()
+    assert got == [
+        f'{{"tenantId":"kd-1","userId":"{pseudonym}","ts":"x"}}',
+        f"kd-1,{pseudonym},159100,app",
+        '{"xxxxxxxx":"xx-x","xxxxxx":"xx-x-x',
+        '{"xxxxxxxx":"xx-x","xxx":"xx-x-xx"}',
+    ]
