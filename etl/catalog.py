@@ -392,6 +392,10 @@ class MissingInput(LookupError):
     """An input table of a job does not exist yet."""
 
 
+class UnfinishedBatch(MissingInput):
+    """An ingest batch started and did not finish: its tables may hold half of it."""
+
+
 class SchemaMismatch(ValueError):
     """A frame about to be written does not have its table's declared columns and types."""
 
@@ -498,6 +502,14 @@ class Tables:
 
         `hint`: per layer, the command that creates its tables, named when one is missing.
         """
+        if any(entry(t).writer == "ingest" for t in table_ids):
+            unfinished = self.unfinished_batches(spark)
+            if unfinished:
+                ids = ", ".join(f"{r['batch_id']} (started {r['at']})" for r in unfinished)
+                raise UnfinishedBatch(
+                    f"ingest batch {ids} did not finish, so its tables may hold part of it: run iiap ingest "
+                    "--recover first"
+                )
         versions = {}
         for table_id in table_ids:
             v = lake.version(spark, self.path(table_id))
@@ -506,6 +518,14 @@ class Tables:
                 raise MissingInput(f"{table_id} ({self.path(table_id)}) does not exist: run {todo} first")
             versions[table_id] = v
         return versions
+
+    def unfinished_batches(self, spark: SparkSession) -> list:
+        """Ingest batches marked started and never committed, rejected or rolled back."""
+        if not lake.exists(spark, self.batches):
+            return []
+        b = lake.read(spark, self.batches)
+        done = b.filter("status IN ('committed', 'rejected')").select("batch_id")
+        return b.filter("status = 'started'").join(done, on="batch_id", how="left_anti").collect()
 
     def check(self, frame: DataFrame, table_id: str) -> None:
         problems = schema_problems(frame.schema, self.struct(table_id))

@@ -110,18 +110,10 @@ def _mark(
     tables.write(tables.rows(spark, "ops.batches", [(batch_id, status, _now(), files, versions)]), "ops.batches")
 
 
-def _incomplete(spark: SparkSession, tables: Tables) -> list:
-    if not lake.exists(spark, tables.batches):
-        return []
-    b = lake.read(spark, tables.batches)
-    done = b.filter("status IN ('committed', 'rejected')").select("batch_id")
-    return b.filter("status = 'started'").join(done, on="batch_id", how="left_anti").collect()
-
-
 def recover(spark: SparkSession, tables: Tables) -> list[str]:
     """Roll every unfinished batch's tables back to the versions recorded when it started."""
     undone = []
-    for row in _incomplete(spark, tables):
+    for row in tables.unfinished_batches(spark):
         versions = row["table_versions"] or {}
         for path in tables.written_by_ingest():
             lake.restore(spark, path, versions.get(path))
@@ -134,7 +126,7 @@ def recover(spark: SparkSession, tables: Tables) -> list[str]:
 
 def settle_incomplete(spark: SparkSession, tables: Tables, recover_incomplete: bool, progress) -> None:
     """Refuse to start over an unfinished batch, unless told to roll it back first."""
-    incomplete = _incomplete(spark, tables)
+    incomplete = tables.unfinished_batches(spark)
     if incomplete and not recover_incomplete:
         ids = ", ".join(f"{r['batch_id']} (started {r['at']})" for r in incomplete)
         raise IncompleteBatch(

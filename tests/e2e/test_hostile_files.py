@@ -12,6 +12,7 @@ hostile rows and files.
 import gzip
 import hashlib
 import os
+import re
 import shutil
 from dataclasses import dataclass, replace
 from datetime import date
@@ -24,8 +25,8 @@ from pyspark.sql import functions as F
 from pyspark.testing import assertDataFrameEqual
 
 from etl import lake
-from etl.catalog import Tables
-from jobs import ingest
+from etl.catalog import Tables, UnfinishedBatch
+from jobs import classify, ingest
 from tests.helpers import settings_for
 
 PLATFORMS = ("P01", "P02", "P04", "P05", "P10", "P11")
@@ -286,6 +287,13 @@ def test_recover_removes_the_tables_and_scratch_of_a_batch_that_created_them(spa
             ingest.run(spark, s, until=rosters_only)
     (failed,) = [r.batch_id for r in lake.read(spark, t.batches).collect()]
     assert lake.exists(spark, t.path("silver.enterprise_master"))
+    with pytest.raises(UnfinishedBatch) as refused:  # classify will not read half a batch
+        classify.load_inputs(spark, s, None)
+    assert re.fullmatch(
+        rf"ingest batch {failed} \(started [0-9: -]+\) did not finish, so its tables may hold part of it: run iiap "
+        r"ingest --recover first",
+        str(refused.value),
+    )
     leftover = Path(t.staging(failed)) / "roster" / "bronze"
     leftover.mkdir(parents=True)  # as a kill -9 leaves it
     redone = ingest.run(spark, s, until=rosters_only, recover_incomplete=True)
