@@ -336,7 +336,7 @@ def test_shipped_rules_load(settings):
         f"{layer}.{feed}"
         for layer in ("bronze", "silver")
         for feed in ("roster", "logins", "resource_usage", "traffic")
-    } | {"silver.enterprise_master"} | {f"gold.{t}" for t in GOLD_TABLES}
+    } | {"landing.files", "silver.enterprise_master"} | {f"gold.{t}" for t in GOLD_TABLES}
     # every gold rule is a gate
     assert {r.action for t in spec.suites if t.startswith("gold.") for r in spec.suite(t)} == {"fail"}
 
