@@ -39,9 +39,21 @@ def latest_batch(spark: SparkSession, tables: Tables) -> str:
     if not lake.exists(spark, tables.batches):
         raise UnknownBatch(f"no batches in {tables.batches}: run iiap ingest first")
     batches = lake.read(spark, tables.batches)
-    done = batches.filter("status = 'committed' AND files > 0").orderBy(F.col("at").desc()).limit(1).collect()
+    # a batch of re-sent or wholly quarantined files commits, but lands no rows to validate
+    landed = (
+        lake.read(spark, tables.audit).filter("rows_read > 0").select("batch_id").distinct()
+        if lake.exists(spark, tables.audit)
+        else spark.createDataFrame([], "batch_id string")
+    )
+    done = (
+        batches.filter("status = 'committed' AND files > 0")
+        .join(landed, on="batch_id", how="left_semi")
+        .orderBy(F.col("at").desc())
+        .limit(1)
+        .collect()
+    )
     if not done:
-        raise UnknownBatch(f"no committed batch in {tables.batches}")
+        raise UnknownBatch(f"no committed batch with rows in {tables.batches}")
     return done[0]["batch_id"]
 
 
