@@ -18,6 +18,8 @@ from pyspark.sql import types as T
 
 from etl import lake
 from etl.config import FEED_NAMES, LOG_FEEDS, Settings
+from etl.lease import DDL as LEASE_DDL
+from etl.lease import held
 
 WriteMode = Literal["append", "upsert", "overwrite"]
 Schema = str | Callable[[Settings], str]  # a DDL string, or the function of conf/ that gives it
@@ -227,6 +229,17 @@ TABLES: tuple[Table, ...] = (
         "batch start (with every table's version), commit, rejection and roll-back",
         "append",
         "ingest",
+        rolled_back=False,
+    ),
+    Table(
+        "ops",
+        "lease",
+        LEASE_DDL,
+        "one row per lease event (taken, taken_over, renewed, released) of the one job that may write the lakehouse: "
+        "job, batch, host, process, start, expiry; the last event is the lease (etl/lease.py)",
+        "append",
+        "ingest",
+        also_written_by=("quality", "classify", "economy", "index release"),
         rolled_back=False,
     ),
     Table(
@@ -484,6 +497,21 @@ class Tables:
     @property
     def batches(self) -> str:
         return self.path("ops.batches")
+
+    @property
+    def lease(self) -> str:
+        return self.path("ops.lease")
+
+    def hold(
+        self,
+        spark: SparkSession,
+        job: str,
+        recover: bool = False,
+        progress=lambda msg: None,
+        batch_id: str | None = None,
+    ):
+        """The lakehouse's lease for `job` while it runs (etl/lease.py): a context manager yielding the Lease."""
+        return held(spark, self.lease, job, self.s.pipeline.lease.minutes, recover, progress, batch_id)
 
     def staging(self, batch_id: str) -> str:
         """Scratch of one ingest batch (its parsed and conformed rows until the gates pass); removed when the run

@@ -108,6 +108,12 @@ class Tracking(Frozen):
     experiment_prefix: str = Field(default="iiap", pattern=r"^[A-Za-z0-9_.-]+$")
 
 
+class LeaseSettings(Frozen):
+    """ops.lease: one writing job at a time per lakehouse (etl/lease.py)."""
+
+    minutes: float = Field(default=20, gt=0)
+
+
 class Pipeline(Frozen):
     lakehouse_root: str
     landing_root: str
@@ -116,6 +122,7 @@ class Pipeline(Frozen):
     limits: Limits
     tables: TableSettings
     tracking: Tracking = Tracking()
+    lease: LeaseSettings = LeaseSettings()
 
 
 # --- feeds.yaml --------------------------------------------------------------------------------

@@ -220,20 +220,23 @@ def run(
 ) -> ClassifyResult:
     import mlflow
 
-    spec = spec or load_classification(settings)
-    rule_set, window = spec.rule_set(rule_set_name), spec.window
-    inputs = load_inputs(spark, settings, truth)
-    quality = quality or load_quality(settings)
-    experiment = tracking.experiment_id(settings, "classification")
-    with mlflow.start_run(experiment_id=experiment, run_name=f"{rule_set.name} {window.start}..{window.end}") as active:
-        revision = tracking.git_revision()
-        mlflow.set_tags({"job": "iiap classify", "git_revision": revision, "profile": settings.profile_name})
-        mlflow.log_params(run_params(settings, rule_set, window, inputs, truth, revision))
-        # the gold suites' batch is the run
-        validator = Validator.for_run(spark, settings, quality, active.info.run_id, "classify")
-        gold = publish_gold(spark, settings, inputs, rule_set, window, validator, progress)
-        rep = report(gold, rule_set, spec, inputs.truth, progress)
-        log_outputs(gold, rep, rule_set, inputs)
+    with Tables(settings).hold(spark, "classify", progress=progress):
+        spec = spec or load_classification(settings)
+        rule_set, window = spec.rule_set(rule_set_name), spec.window
+        inputs = load_inputs(spark, settings, truth)
+        quality = quality or load_quality(settings)
+        experiment = tracking.experiment_id(settings, "classification")
+        with mlflow.start_run(
+            experiment_id=experiment, run_name=f"{rule_set.name} {window.start}..{window.end}"
+        ) as active:
+            revision = tracking.git_revision()
+            mlflow.set_tags({"job": "iiap classify", "git_revision": revision, "profile": settings.profile_name})
+            mlflow.log_params(run_params(settings, rule_set, window, inputs, truth, revision))
+            # the gold suites' batch is the run
+            validator = Validator.for_run(spark, settings, quality, active.info.run_id, "classify")
+            gold = publish_gold(spark, settings, inputs, rule_set, window, validator, progress)
+            rep = report(gold, rule_set, spec, inputs.truth, progress)
+            log_outputs(gold, rep, rule_set, inputs)
     national = _national(gold.counts)
     return ClassifyResult(
         active.info.run_id,

@@ -235,7 +235,7 @@ def ingest(obj, until, recover: bool, retry: tuple[str, ...]) -> None:
         ) from None
     except job.BadRetry as exc:
         raise click.UsageError(str(exc)) from None
-    except (MissingKey, job.IncompleteBatch, job.ReconciliationError, FileNotFoundError) as exc:
+    except (MissingKey, job.IncompleteBatch, job.ReconciliationError, FileNotFoundError, *_busy()) as exc:
         raise click.ClickException(str(exc)) from None
     if result.batch_id is None:
         console.print("no new files to ingest")
@@ -243,6 +243,13 @@ def ingest(obj, until, recover: bool, retry: tuple[str, ...]) -> None:
     _print_ingest(result)
     _print_quality(result.quality, result.quality_docs)
     console.print(f"lakehouse: {settings.lakehouse}")
+
+
+def _busy() -> tuple[type[Exception], ...]:
+    """Another job holds the lakehouse, or took this run's lease over (etl/lease.py): one line, exit 1."""
+    from etl.lease import LakehouseBusy, LeaseLost
+
+    return LakehouseBusy, LeaseLost
 
 
 def _quality_spec(settings):
@@ -273,7 +280,7 @@ def quality(obj, batch_id: str | None) -> None:
     spark = _session(settings, "quality")
     try:
         result = job.run(spark, settings, batch_id, progress=_progress(), quality=spec)
-    except (MissingKey, job.UnknownBatch) as exc:
+    except (MissingKey, job.UnknownBatch, *_busy()) as exc:
         raise click.ClickException(str(exc)) from None
     console.print(f"batch {result.batch_id}")
     _print_quality(result.outcomes, result.docs)
@@ -305,7 +312,7 @@ def classify(obj, rule_set: str | None, truth: str | None) -> None:
         result = job.run(spark, settings, spec, rule_set, settings.path(truth) if truth else None, progress=_progress())
     except QualityGateFailed as exc:
         raise click.ClickException(f"{exc}\nsee ops/quality_history and the Data Docs") from None
-    except job.MissingInput as exc:
+    except (job.MissingInput, *_busy()) as exc:
         raise click.ClickException(str(exc)) from None
     _print_classify(result)
     _print_quality(result.quality, result.quality_docs)
@@ -379,7 +386,10 @@ def economy(obj, config: Path | None) -> None:
         job.load(settings, config)
     except ConfigError as exc:
         raise click.ClickException(f"invalid economy inputs:\n{exc}") from None
-    result = job.run(_session(settings, "economy"), settings, config, progress=_progress())
+    try:
+        result = job.run(_session(settings, "economy"), settings, config, progress=_progress())
+    except _busy() as exc:
+        raise click.ClickException(str(exc)) from None
     for row in result.national:
         console.print(
             f"{row['year']}: {row['total_va']:,.0f} 亿元 ({row['gdp_share']:.2%} of GDP;"

@@ -99,9 +99,10 @@ def run(
 
     revision = tracking.git_revision()
     experiment = tracking.experiment_id(settings, EXPERIMENT)
-    with mlflow.start_run(
-        experiment_id=experiment, run_name=f"economy {out['years'][0]}..{out['years'][-1]}"
-    ) as active:
+    with (
+        Tables(settings).hold(spark, "economy", progress=progress),
+        mlflow.start_run(experiment_id=experiment, run_name=f"economy {out['years'][0]}..{out['years'][-1]}") as active,
+    ):
         run_id = active.info.run_id
         mlflow.set_tags(
             {

@@ -214,6 +214,7 @@ def release_cmd(obj, config_path: Path | None, economy_run: str | None) -> None:
     """Build the indicators from the lakehouse, compute every released index; one MLflow run."""
     from analytics.index.indicators import ExternalIndicatorError
     from analytics.tracking import tracking_uri
+    from etl.lease import LakehouseBusy, LeaseLost
     from jobs import index_release as job
 
     settings = _settings(obj)
@@ -223,7 +224,7 @@ def release_cmd(obj, config_path: Path | None, economy_run: str | None) -> None:
         )
     except (ConfigError, ExternalIndicatorError) as exc:
         raise click.ClickException(f"invalid release input:\n{exc}") from None
-    except (job.MissingInput, IndexDataError) as exc:
+    except (job.MissingInput, IndexDataError, LakehouseBusy, LeaseLost) as exc:
         raise click.ClickException(str(exc)) from None
     for note in result.notes:
         console.print(f"[yellow]note[/yellow] {note}")

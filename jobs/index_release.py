@@ -530,11 +530,12 @@ def run(
     """Release every index of the config from the lakehouse as it is now (the economy tables of `economy_run`, if
     named)."""
     release_path = Path(release_path or settings.conf_dir / RELEASE_FILE)
-    pinned = economy_versions(settings, economy_run) if economy_run else None
-    inputs = load_inputs(spark, settings, release_path, settings.conf_dir, pinned=pinned)
-    progress("inputs: " + ", ".join(f"{k}@v{v}" for k, v in inputs.versions.items()))
-    release = build(inputs, progress)
-    run_id, artifact_uri = record(settings, inputs, release, progress)
+    with Tables(settings).hold(spark, "index release", progress=progress):  # no classify rewrites gold meanwhile
+        pinned = economy_versions(settings, economy_run) if economy_run else None
+        inputs = load_inputs(spark, settings, release_path, settings.conf_dir, pinned=pinned)
+        progress("inputs: " + ", ".join(f"{k}@v{v}" for k, v in inputs.versions.items()))
+        release = build(inputs, progress)
+        run_id, artifact_uri = record(settings, inputs, release, progress)
     top = {
         s: list(zip(df["unit"].head(3), df["total"].head(3).round(2), strict=True)) for s, df in release.scores.items()
     }

@@ -129,9 +129,7 @@ def settle_incomplete(spark: SparkSession, tables: Tables, recover_incomplete: b
     incomplete = tables.unfinished_batches(spark)
     if incomplete and not recover_incomplete:
         ids = ", ".join(f"{r['batch_id']} (started {r['at']})" for r in incomplete)
-        raise IncompleteBatch(
-            f"batch {ids} did not finish; if no other ingest is running, rerun with --recover to roll it back"
-        )
+        raise IncompleteBatch(f"batch {ids} did not finish; rerun with --recover to roll it back")
     if incomplete:
         progress(f"rolled back unfinished batches: {', '.join(recover(spark, tables))}")
 
@@ -182,12 +180,10 @@ def _resolve(found: list[LandingFile], path: str) -> str:
     return path
 
 
-def open_batch(spark: SparkSession, tables: Tables, settled: list[tuple[LandingFile, str]]) -> Batch:
+def open_batch(spark: SparkSession, tables: Tables, batch: Batch) -> Batch:
     """Record the batch as started, with the version of every table it may write (what --recover restores)."""
-    started = _now()
-    batch = Batch(batch_id_of(started), started, settled)
     versions = {path: lake.version(spark, path) for path in tables.written_by_ingest()}
-    _mark(spark, tables, batch.id, "started", len(settled), {k: v for k, v in versions.items() if v is not None})
+    _mark(spark, tables, batch.id, "started", len(batch.settled), {k: v for k, v in versions.items() if v is not None})
     return batch
 
 
@@ -361,7 +357,7 @@ def gate(spark: SparkSession, tables: Tables, batch: Batch, validator: Validator
 def save(
     spark: SparkSession, tables: Tables, batch: Batch, processed: Processed, result: IngestResult, progress
 ) -> None:
-    """Every table of the batch, the audit and the manifest, then the commit mark."""
+    """Every table of the batch, then the audit and the manifest (the commit mark is `commit`'s)."""
     audit = []
     for feed, v in processed.feeds.items():
         progress(f"writing {feed}: bronze, quarantine, silver")
@@ -382,6 +378,10 @@ def save(
     if audit:
         tables.write(tables.rows(spark, "ops.ingest_audit", audit), "ops.ingest_audit")
     tables.write(tables.rows(spark, "ops.file_manifest", _manifest_rows(batch)), "ops.file_manifest")
+
+
+def commit(spark: SparkSession, tables: Tables, batch: Batch, result: IngestResult) -> None:
+    """The commit mark: from here on the batch's rows are the lakehouse's."""
     _mark(spark, tables, batch.id, "committed", len(batch.files))
     result.tables = {
         "bronze": tables.layer("bronze"),
@@ -407,21 +407,27 @@ def run(
     tables = Tables(settings)
     key = key_from_env(settings.pipeline.ingest.pseudonym_key_env)
     quality = quality or load_quality(settings)
-    settle_incomplete(spark, tables, recover_incomplete, progress)
-    progress(f"listing {settings.landing}")
-    files = new_files(spark, settings, tables, until, retry)
-    if not files:
-        progress("no new files: nothing to do")
-        return IngestResult(batch_id=None)
-    batch = open_batch(spark, tables, files)
-    progress(
-        f"batch {batch.id}: {len(files)} new files: {len(batch.readable)} to read, {len(batch.quarantined)} "
-        f"quarantined as files, {len(batch.having(RESENT))} identical to deliveries already recorded"
-    )
-    reference_job.run(spark, settings)
-    validator = Validator.for_run(spark, settings, quality, batch.id, "ingest")
-    with lake.scratch(spark, tables.staging(batch.id)) as stage:
-        processed = process(spark, settings, batch, FeedPipeline.for_batch(settings, validator, key, stage), progress)
-        result = gate(spark, tables, batch, validator)
-        save(spark, tables, batch, processed, result, progress)
+    started = _now()
+    batch_id = batch_id_of(started)
+    with tables.hold(spark, "ingest", recover_incomplete, progress, batch_id) as lease:
+        settle_incomplete(spark, tables, recover_incomplete, progress)
+        progress(f"listing {settings.landing}")
+        files = new_files(spark, settings, tables, until, retry)
+        if not files:
+            progress("no new files: nothing to do")
+            return IngestResult(batch_id=None)
+        batch = open_batch(spark, tables, Batch(batch_id, started, files))
+        progress(
+            f"batch {batch.id}: {len(files)} new files: {len(batch.readable)} to read, {len(batch.quarantined)} "
+            f"quarantined as files, {len(batch.having(RESENT))} identical to deliveries already recorded"
+        )
+        reference_job.run(spark, settings)
+        validator = Validator.for_run(spark, settings, quality, batch.id, "ingest")
+        with lake.scratch(spark, tables.staging(batch.id)) as stage:
+            pipeline = FeedPipeline.for_batch(settings, validator, key, stage)
+            processed = process(spark, settings, batch, pipeline, progress)
+            result = gate(spark, tables, batch, validator)
+            save(spark, tables, batch, processed, result, progress)
+            lease.check()
+            commit(spark, tables, batch, result)
     return result

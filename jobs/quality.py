@@ -105,14 +105,15 @@ def run(
     quality: QualitySpec | None = None,
 ) -> QualityResult:
     tables = Tables(settings)
-    quality = quality or load_quality(settings)
-    key = key_from_env(settings.pipeline.ingest.pseudonym_key_env)
-    batch_id = batch_id or latest_batch(spark, tables)
-    bronze = batch_bronze(spark, tables, batch_id)
-    validator = Validator.for_run(spark, settings, quality, batch_id, "quality")
-    with lake.scratch(spark, tables.staging(f"quality-{batch_id}")) as stage:
-        validate_batch(
-            spark, settings, bronze, FeedPipeline.for_batch(settings, validator, key, stage), batch_id, progress
-        )
-    validator.record()
+    with tables.hold(spark, "quality", progress=progress):
+        quality = quality or load_quality(settings)
+        key = key_from_env(settings.pipeline.ingest.pseudonym_key_env)
+        batch_id = batch_id or latest_batch(spark, tables)
+        bronze = batch_bronze(spark, tables, batch_id)
+        validator = Validator.for_run(spark, settings, quality, batch_id, "quality")
+        with lake.scratch(spark, tables.staging(f"quality-{batch_id}")) as stage:
+            validate_batch(
+                spark, settings, bronze, FeedPipeline.for_batch(settings, validator, key, stage), batch_id, progress
+            )
+        validator.record()
     return QualityResult(batch_id, validator.outcomes, validator.breaches(), validator.docs_index)
