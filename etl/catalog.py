@@ -225,8 +225,9 @@ TABLES: tuple[Table, ...] = (
         "ops",
         "batches",
         "batch_id string NOT NULL, status string NOT NULL, at timestamp NOT NULL, files int NOT NULL, "
-        "table_versions map<string,bigint>",
-        "batch start (with every table's version), commit, rejection and roll-back",
+        "table_versions map<string,bigint>, key_fingerprint string",
+        "batch start (with every table's version and the fingerprint of its pseudonymisation key), commit, "
+        "rejection and roll-back",
         "append",
         "ingest",
         rolled_back=False,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import os
 
 from pyspark.sql import Column
@@ -23,6 +24,16 @@ def key_from_env(variable: str) -> bytes:
             "it is read from the environment only and never written to conf, logs or outputs"
         )
     return value.encode("utf-8")
+
+
+def fingerprint(key: bytes) -> str:
+    """What a batch records of its key: HMAC-SHA256(key, a fixed label), 16 hex characters. Equal keys give equal
+    fingerprints; the key cannot be found from it."""
+    return hmac.new(key, b"iiap pseudonym key fingerprint", hashlib.sha256).hexdigest()[:16]
+
+
+class KeyChanged(RuntimeError):
+    """The key differs from the one the lakehouse's batches were pseudonymised with."""
 
 
 def _pads(key: bytes) -> tuple[bytes, bytes]:

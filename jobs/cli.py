@@ -209,8 +209,13 @@ def _print_quality(outcomes, docs: str | None) -> None:
     metavar="PATH",
     help="Read a file quarantined earlier again as it is (repeatable; a path as listed or under the landing root).",
 )
+@click.option(
+    "--rotate-key",
+    is_flag=True,
+    help="The pseudonymisation key deliberately replaces the one of the lakehouse's earlier batches.",
+)
 @click.pass_obj
-def ingest(obj, until, recover: bool, retry: tuple[str, ...]) -> None:
+def ingest(obj, until, recover: bool, retry: tuple[str, ...], rotate_key: bool) -> None:
     """Ingest new landing files into bronze and silver, with quarantine, audit and reconciliation."""
     from etl.pseudonym import MissingKey
     from jobs import ingest as job
@@ -228,6 +233,7 @@ def ingest(obj, until, recover: bool, retry: tuple[str, ...]) -> None:
             progress=_progress(),
             quality=quality,
             retry=frozenset(retry),
+            rotate_key=rotate_key,
         )
     except QualityGateFailed as exc:
         raise click.ClickException(
@@ -235,7 +241,14 @@ def ingest(obj, until, recover: bool, retry: tuple[str, ...]) -> None:
         ) from None
     except job.BadRetry as exc:
         raise click.UsageError(str(exc)) from None
-    except (MissingKey, job.IncompleteBatch, job.ReconciliationError, FileNotFoundError, *_busy()) as exc:
+    except (
+        MissingKey,
+        job.KeyChanged,
+        job.IncompleteBatch,
+        job.ReconciliationError,
+        FileNotFoundError,
+        *_busy(),
+    ) as exc:
         raise click.ClickException(str(exc)) from None
     if result.batch_id is None:
         console.print("no new files to ingest")

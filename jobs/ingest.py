@@ -28,7 +28,7 @@ from etl.manifest import INGESTED, QUARANTINED, RESENT, Entry, Known, retry_prob
 from etl.master import build_master
 from etl.outcomes import count_outcomes
 from etl.pipeline import FeedPipeline, ValidatedFeed, validate_feed
-from etl.pseudonym import key_from_env
+from etl.pseudonym import KeyChanged, fingerprint, key_from_env
 from etl.reconcile import FeedCounts, reconcile
 from jobs import reference as reference_job
 from quality.runner import Outcome, QualityGateFailed, Validator
@@ -61,6 +61,7 @@ class Batch:
     id: str
     started: datetime
     settled: list[tuple[LandingFile, str]]  # every new file with its status (etl.manifest)
+    key_fingerprint: str | None = None  # etl.pseudonym.fingerprint of the batch's key
 
     @property
     def files(self) -> list[LandingFile]:
@@ -105,9 +106,38 @@ def batch_id_of(at: datetime) -> str:
 
 
 def _mark(
-    spark: SparkSession, tables: Tables, batch_id: str, status: str, files: int, versions: dict | None = None
+    spark: SparkSession,
+    tables: Tables,
+    batch_id: str,
+    status: str,
+    files: int,
+    versions: dict | None = None,
+    key: str | None = None,
 ) -> None:
-    tables.write(tables.rows(spark, "ops.batches", [(batch_id, status, _now(), files, versions)]), "ops.batches")
+    row = (batch_id, status, _now(), files, versions, key)
+    tables.write(tables.rows(spark, "ops.batches", [row]), "ops.batches")
+
+
+def check_key(spark: SparkSession, tables: Tables, key: bytes, rotate: bool) -> str:
+    """The key's fingerprint, if it is the one the lakehouse's last batch used (or `rotate` says it replaces it):
+    a new key would give the same users other user_keys than every earlier batch."""
+    mine = fingerprint(key)
+    if rotate or not lake.exists(spark, tables.batches):
+        return mine
+    last = (
+        lake.read(spark, tables.batches)
+        .filter(F.col("key_fingerprint").isNotNull())
+        .orderBy(F.col("at").desc())
+        .select("key_fingerprint")
+        .first()
+    )
+    if last is not None and last[0] != mine:
+        raise KeyChanged(
+            f"the pseudonymisation key is not the one this lakehouse's batches used (fingerprint {last[0]}, this "
+            f"key's {mine}): the same users would get other user_keys; if this is a deliberate key rotation, rerun "
+            "with --rotate-key"
+        )
+    return mine
 
 
 def recover(spark: SparkSession, tables: Tables) -> list[str]:
@@ -183,7 +213,8 @@ def _resolve(found: list[LandingFile], path: str) -> str:
 def open_batch(spark: SparkSession, tables: Tables, batch: Batch) -> Batch:
     """Record the batch as started, with the version of every table it may write (what --recover restores)."""
     versions = {path: lake.version(spark, path) for path in tables.written_by_ingest()}
-    _mark(spark, tables, batch.id, "started", len(batch.settled), {k: v for k, v in versions.items() if v is not None})
+    recorded = {k: v for k, v in versions.items() if v is not None}
+    _mark(spark, tables, batch.id, "started", len(batch.settled), recorded, batch.key_fingerprint)
     return batch
 
 
@@ -399,10 +430,12 @@ def run(
     progress=lambda msg: None,
     quality: QualitySpec | None = None,
     retry: frozenset[str] = frozenset(),
+    rotate_key: bool = False,
 ) -> IngestResult:
     """Ingest the new landing files as one batch. Its scratch is removed however it ends.
 
     `retry`: quarantined files (paths as listed, or relative to the landing root) to read again as they are.
+    `rotate_key`: the pseudonymisation key deliberately differs from the one of the lakehouse's last batch.
     """
     tables = Tables(settings)
     key = key_from_env(settings.pipeline.ingest.pseudonym_key_env)
@@ -411,12 +444,13 @@ def run(
     batch_id = batch_id_of(started)
     with tables.hold(spark, "ingest", recover_incomplete, progress, batch_id) as lease:
         settle_incomplete(spark, tables, recover_incomplete, progress)
+        key_id = check_key(spark, tables, key, rotate_key)
         progress(f"listing {settings.landing}")
         files = new_files(spark, settings, tables, until, retry)
         if not files:
             progress("no new files: nothing to do")
             return IngestResult(batch_id=None)
-        batch = open_batch(spark, tables, Batch(batch_id, started, files))
+        batch = open_batch(spark, tables, Batch(batch_id, started, files, key_id))
         progress(
             f"batch {batch.id}: {len(files)} new files: {len(batch.readable)} to read, {len(batch.quarantined)} "
             f"quarantined as files, {len(batch.having(RESENT))} identical to deliveries already recorded"

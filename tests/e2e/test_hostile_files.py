@@ -26,6 +26,7 @@ from pyspark.testing import assertDataFrameEqual
 
 from etl import lake
 from etl.catalog import Tables, UnfinishedBatch
+from etl.pseudonym import KeyChanged, fingerprint
 from jobs import classify, ingest
 from tests.helpers import settings_for
 
@@ -312,3 +313,18 @@ def test_recover_removes_the_tables_and_scratch_of_a_batch_that_created_them(spa
     assert lake.version(spark, t.path("silver.enterprise_master")) == 0  # created again by the redone batch only
     assertDataFrameEqual(master, lake.read(spark, clean.tables.path("silver.enterprise_master")))
     assert redone.feeds["roster"].reconciled
+
+
+def test_ingest_refuses_another_pseudonymisation_key_until_told_it_is_a_rotation(spark, runs, monkeypatch):
+    clean = runs["clean"]
+    (recorded,) = [r.key_fingerprint for r in lake.read(spark, clean.tables.batches).collect() if r.key_fingerprint]
+    assert recorded == fingerprint(os.environ["IIAP_PSEUDONYM_KEY"].encode())
+    monkeypatch.setenv("IIAP_PSEUDONYM_KEY", "another-key-0123456789")
+    with pytest.raises(KeyChanged) as refused:
+        ingest.run(spark, clean.settings)
+    assert str(refused.value) == (
+        f"the pseudonymisation key is not the one this lakehouse's batches used (fingerprint {recorded}, this key's "
+        f"{fingerprint(b'another-key-0123456789')}): the same users would get other user_keys; if this is a "
+        "deliberate key rotation, rerun with --rotate-key"
+    )
+    assert ingest.run(spark, clean.settings, rotate_key=True).batch_id is None  # allowed; nothing new to ingest

@@ -11,7 +11,7 @@ from tests.helpers import settings_for
 
 def test_a_frame_with_the_declared_columns_is_written_as_its_entry_says(spark, settings, tmp_path):
     t = Tables(settings_for(settings, tmp_path, "unused"))
-    rows = t.rows(spark, "ops.batches", [("b1", "started", datetime(2020, 7, 1), 3, {"x": 1})])
+    rows = t.rows(spark, "ops.batches", [("b1", "started", datetime(2020, 7, 1), 3, {"x": 1}, None)])
     t.write(rows, "ops.batches")
     t.write(rows, "ops.batches")  # append
     written = lake.read(spark, t.batches)

@@ -5,7 +5,7 @@ import subprocess
 import sys
 import threading
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -107,7 +107,10 @@ def test_a_dead_runs_lease_is_taken_over_and_a_dead_ingests_only_by_recover(spar
         )
     taken = Lease(spark, path, "ingest", 20, "B-new").acquire(recover=True)
     assert (taken.job, taken.pid, taken.batch_id) == ("ingest", dead, "B-dead")
-    assert [e[1:] for e in _events(spark, path)][-2:] == [("taken", "ingest", "B-dead"), ("taken_over", "ingest", "B-new")]
+    assert [e[1:] for e in _events(spark, path)][-2:] == [
+        ("taken", "ingest", "B-dead"),
+        ("taken_over", "ingest", "B-new"),
+    ]
 
 
 def test_an_expired_lease_on_another_host_is_dead_and_a_live_one_is_not(spark, tmp_path):
@@ -116,8 +119,17 @@ def test_an_expired_lease_on_another_host_is_dead_and_a_live_one_is_not(spark, t
     _left_by(spark, path, "economy", host="elsewhere", pid=1, expires_at=past)
     Lease(spark, path, "classify", 20).acquire()
     path = str(tmp_path / "lease2")
-    _left_by(spark, path, "economy", host="elsewhere", pid=1, expires_at=datetime.now() + timedelta(hours=1))
-    with pytest.raises(LakehouseBusy, match=r"^another job is writing this lakehouse: iiap economy on host elsewhere, "):
+    _left_by(
+        spark,
+        path,
+        "economy",
+        host="elsewhere",
+        pid=1,
+        expires_at=datetime.now(UTC).replace(tzinfo=None) + timedelta(hours=1),
+    )
+    with pytest.raises(
+        LakehouseBusy, match=r"^another job is writing this lakehouse: iiap economy on host elsewhere, "
+    ):
         Lease(spark, path, "classify", 20).acquire()
 
 

@@ -1,3 +1,5 @@
+import hashlib
+import re
 import shutil
 
 import pytest
@@ -86,3 +88,13 @@ def test_the_cli_gives_one_line_and_exit_code_2_for_bad_configuration_before_spa
     assert result.output == (
         f"Error: invalid configuration:\n{path}: timestamp.timezone: unknown time zone 'Asia/Shangai'\n"
     )
+
+
+def test_a_key_fingerprint_tells_keys_apart_and_does_not_hold_the_key():
+    from etl.pseudonym import fingerprint
+
+    key = b"test-only-key-0123456789abcdef"
+    assert re.fullmatch(r"[0-9a-f]{16}", fingerprint(key))
+    assert fingerprint(key) == fingerprint(bytes(key))
+    assert fingerprint(key) != fingerprint(key[:-1] + b"0")
+    assert key.hex()[:8] not in fingerprint(key) and hashlib.sha256(key).hexdigest()[:16] != fingerprint(key)

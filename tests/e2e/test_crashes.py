@@ -1,0 +1,210 @@
+"""Crashes and overlapping runs: an ingest stopped anywhere, then recovered, equals one that never stopped; a second
+ingest while one runs is refused and changes nothing.
+
+The landing is small (two platforms, a jsonl.gz one and a CSV one: rosters and the first login day), so that each
+trial is one short batch. Failures are injected at the k-th table write of the batch (every write, in the order
+the batch makes them, is a point where a crash can fall), and twice the whole process group of a real
+`iiap ingest` is killed with SIGKILL while it writes.
+"""
+
+import os
+import random
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+import pytest
+from pyspark.sql import functions as F
+from pyspark.testing import assertDataFrameEqual
+
+from etl import lake
+from etl.catalog import Tables
+from etl.config import PROJECT_ROOT
+from etl.lease import LakehouseBusy
+from jobs import ingest
+from tests.helpers import settings_for
+
+PLATFORMS = ("P01", "P02")
+UNTIL = date(2020, 6, 1)
+RUN_COLUMNS = {"batch_id", "ingested_at", "quarantined_at", "started_at", "finished_at"}  # differ by run, not data
+SEED = 20201203
+
+
+class Crash(RuntimeError):
+    pass
+
+
+def _cut(generated_landing: str, out: Path) -> Path:
+    src = Path(generated_landing)
+    for pid in PLATFORMS:
+        shutil.copytree(src / pid / "roster", out / pid / "roster")
+        first = sorted(p.name for p in (src / pid / "logins").iterdir())[0]
+        shutil.copytree(src / pid / "logins" / first, out / pid / "logins" / first)
+    return out
+
+
+@pytest.fixture(scope="module")
+def landing(generated, tmp_path_factory) -> Path:
+    return _cut(generated.landing, tmp_path_factory.mktemp("crash_landing"))
+
+
+@pytest.fixture(scope="module")
+def reference(spark, settings, landing, tmp_path_factory):
+    """The uninterrupted batch, with the number of table writes it makes."""
+    s = settings_for(settings, tmp_path_factory.mktemp("crash_ref"), str(landing))
+    writes = []
+    real = Tables.write
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(
+            Tables, "write", lambda self, frame, table_id: (writes.append(table_id), real(self, frame, table_id))
+        )
+        result = ingest.run(spark, s)
+    assert result.feeds["logins"].reconciled
+    return Tables(s), writes
+
+
+def _same_tables(spark, t: Tables, ref: Tables) -> None:
+    """Every table the batch writes equals the uninterrupted batch's, but for the columns that name the run."""
+    for path, ref_path in zip(t.written_by_ingest(), ref.written_by_ingest(), strict=True):
+        if not lake.exists(spark, ref_path):
+            assert not lake.exists(spark, path), path
+            continue
+        left, right = lake.read(spark, path), lake.read(spark, ref_path)
+        keep = [c for c in right.columns if c not in RUN_COLUMNS]
+        assertDataFrameEqual(left.select(keep), right.select(keep))
+    committed = lake.read(spark, t.batches).filter("status = 'committed' AND files > 0").select("batch_id")
+    history = lake.read(spark, t.quality_history).join(committed, on="batch_id", how="left_semi")
+    keep = ["suite", "rule", "column", "success", "element_count", "unexpected_count"]
+    assertDataFrameEqual(history.select(keep), lake.read(spark, ref.quality_history).select(keep))
+
+
+def _statuses(spark, t: Tables) -> list[str]:
+    return sorted(r.status for r in lake.read(spark, t.batches).collect())
+
+
+def _crash_at(mp, k: int) -> None:
+    """The k-th table write of the run raises, as a process killed just before it would."""
+    real, count = Tables.write, [0]
+
+    def write(self, frame, table_id):
+        count[0] += 1
+        if count[0] == k:
+            raise Crash(f"crashed before write {k} ({table_id})")
+        return real(self, frame, table_id)
+
+    mp.setattr(Tables, "write", write)
+
+
+def _points(writes: list[str]) -> list[int]:
+    """Eight seeded crash points out of every write of the batch: always the first after the start mark and the
+    commit mark itself."""
+    inner = list(range(3, len(writes)))
+    return sorted({2, len(writes), *random.Random(SEED).sample(inner, 6)})
+
+
+def test_a_batch_crashed_at_any_write_and_recovered_equals_an_uninterrupted_one(
+    spark, settings, landing, reference, tmp_path
+):
+    ref, writes = reference
+    assert writes[0] == writes[-1] == "ops.batches"  # the start mark, then the batch's tables, then the commit mark
+    points = _points(writes)
+    assert len(points) == 8
+    for k in points:
+        s = settings_for(settings, tmp_path / f"lake_{k}", str(landing))
+        with pytest.MonkeyPatch.context() as mp:
+            _crash_at(mp, k)
+            with pytest.raises(Crash, match=rf"^crashed before write {k} \({re.escape(writes[k - 1])}\)$"):
+                ingest.run(spark, s)
+        redone = ingest.run(spark, s, recover_incomplete=True)
+        assert redone.feeds["logins"].reconciled, k
+        # the crashed batch: started, rolled_back, committed (with no files); the redone one: started, committed
+        assert _statuses(spark, Tables(s)) == ["committed", "committed", "rolled_back", "started", "started"], k
+        _same_tables(spark, Tables(s), ref)
+
+
+def test_a_crash_during_recovery_is_recovered_by_the_next(spark, settings, landing, reference, tmp_path):
+    ref, writes = reference
+    s = settings_for(settings, tmp_path / "lake", str(landing))
+    with pytest.MonkeyPatch.context() as mp:
+        _crash_at(mp, len(writes) - 2)
+        with pytest.raises(Crash):
+            ingest.run(spark, s)
+    with pytest.MonkeyPatch.context() as mp:
+        real = lake.restore
+        restored = []
+
+        def restore_then_crash(spark_, path, to_version):
+            if len(restored) == 3:
+                raise Crash("crashed while rolling back")
+            restored.append(path)
+            return real(spark_, path, to_version)
+
+        mp.setattr(lake, "restore", restore_then_crash)
+        with pytest.raises(Crash, match="^crashed while rolling back$"):
+            ingest.run(spark, s, recover_incomplete=True)
+    ingest.run(spark, s, recover_incomplete=True)
+    _same_tables(spark, Tables(s), ref)
+
+
+def _ingest_process(lakehouse: Path, landing: Path) -> subprocess.Popen:
+    """`iiap ingest` in its own process group (its Python process and its Spark JVM)."""
+    cmd = [sys.executable, "-m", "jobs", "--lakehouse", str(lakehouse), "--landing", str(landing), "ingest"]
+    return subprocess.Popen(
+        cmd, cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
+    )
+
+
+def _wait_for(path: Path, proc: subprocess.Popen, timeout: float = 300) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        assert proc.poll() is None, f"iiap ingest ended before {path} appeared:\n{proc.stdout.read()}"
+        assert time.monotonic() < deadline, f"{path} did not appear in {timeout} s"
+        time.sleep(0.2)
+
+
+@pytest.mark.parametrize("table", ["bronze/roster", "silver/roster"])
+def test_an_ingest_killed_mid_batch_recovers_to_an_uninterrupted_one(
+    spark, settings, landing, reference, tmp_path, table
+):
+    """kill -9 of the whole job a seeded moment after it began writing `table`: --recover takes its lease over."""
+    ref, _ = reference
+    lakehouse = tmp_path / "lake"
+    proc = _ingest_process(lakehouse, landing)
+    _wait_for(lakehouse / table / "_delta_log", proc)
+    time.sleep(random.Random(f"{SEED}{table}").uniform(0, 1.5))
+    assert proc.poll() is None, "the ingest finished before it could be killed"
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    s = settings_for(settings, lakehouse, str(landing))
+    with pytest.raises(LakehouseBusy, match=r"^the lakehouse's lease is held by an ingest that is gone \(process "):
+        ingest.run(spark, s)
+    ingest.run(spark, s, recover_incomplete=True)
+    _same_tables(spark, Tables(s), ref)
+
+
+def test_a_second_ingest_while_one_runs_is_refused_and_changes_nothing(spark, settings, landing, reference, tmp_path):
+    ref, _ = reference
+    lakehouse = tmp_path / "lake"
+    proc = _ingest_process(lakehouse, landing)
+    _wait_for(lakehouse / "ops" / "lease" / "_delta_log" / "00000000000000000000.json", proc)
+    s = settings_for(settings, lakehouse, str(landing))
+    with pytest.raises(LakehouseBusy) as refused:
+        ingest.run(spark, s)
+    assert re.fullmatch(
+        rf"another job is writing this lakehouse: iiap ingest \(batch \d{{8}}T\d{{6}}Z-[0-9a-f]{{8}}\) on host "
+        rf"\S+, process {proc.pid}, started [0-9: -]+ UTC, lease until [0-9:]+ UTC; wait for it",
+        str(refused.value),
+    )
+    out, _ = proc.communicate(timeout=600)
+    assert proc.returncode == 0, out
+    (running,) = lake.read(spark, Tables(s).batches).filter("status = 'committed'").select("batch_id").collect()
+    assert f"(batch {running.batch_id})" in str(refused.value)
+    _same_tables(spark, Tables(s), ref)
+    events = lake.read(spark, Tables(s).lease).orderBy("seq").select("event", "pid").collect()
+    assert [(e.event, e.pid) for e in events if e.event != "renewed"] == [("taken", proc.pid), ("released", proc.pid)]
+    assert lake.read(spark, Tables(s).audit).filter(F.col("feed") == "logins").count() == len(PLATFORMS)
