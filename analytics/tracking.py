@@ -10,6 +10,8 @@ import csv
 import io
 import os
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from etl.config import PROJECT_ROOT, Settings
@@ -48,6 +50,33 @@ def experiment_id(settings: Settings, job: str) -> str:
         else None
     )
     return mlflow.create_experiment(name, artifact_location=artifacts)
+
+
+ABANDONED = "iiap.abandoned"
+
+
+def fail_abandoned_runs(settings: Settings, experiment: str) -> list[str]:
+    """Mark FAILED the runs of `experiment` on this lakehouse still RUNNING: a job killed before MLflow could end
+    its run. Called under the lakehouse's lease (etl/lease.py), so no such run can be alive."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri(settings))
+    lakehouse = settings.lakehouse
+    found = client.search_runs([experiment], f"attributes.status = 'RUNNING' and tags.lakehouse = '{lakehouse}'")
+    for run in found:
+        client.set_tag(run.info.run_id, ABANDONED, "its job ended without ending the run; marked failed by a later run")
+        client.set_terminated(run.info.run_id, "FAILED")
+    return [run.info.run_id for run in found]
+
+
+@contextmanager
+def started_run(settings: Settings, experiment: str, run_name: str) -> Iterator:
+    """A job's MLflow run, tagged with its lakehouse, after the abandoned runs of earlier jobs are marked failed."""
+    import mlflow
+
+    fail_abandoned_runs(settings, experiment)
+    with mlflow.start_run(experiment_id=experiment, run_name=run_name, tags={"lakehouse": settings.lakehouse}) as run:
+        yield run
 
 
 def job_run_params(settings: Settings, run_id: str, job: str, described: str, error: type[Exception]) -> dict[str, str]:

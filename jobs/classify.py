@@ -226,9 +226,7 @@ def run(
         inputs = load_inputs(spark, settings, truth)
         quality = quality or load_quality(settings)
         experiment = tracking.experiment_id(settings, "classification")
-        with mlflow.start_run(
-            experiment_id=experiment, run_name=f"{rule_set.name} {window.start}..{window.end}"
-        ) as active:
+        with tracking.started_run(settings, experiment, f"{rule_set.name} {window.start}..{window.end}") as active:
             revision = tracking.git_revision()
             mlflow.set_tags({"job": "iiap classify", "git_revision": revision, "profile": settings.profile_name})
             mlflow.log_params(run_params(settings, rule_set, window, inputs, truth, revision))

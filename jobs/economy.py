@@ -101,7 +101,7 @@ def run(
     experiment = tracking.experiment_id(settings, EXPERIMENT)
     with (
         Tables(settings).hold(spark, "economy", progress=progress),
-        mlflow.start_run(experiment_id=experiment, run_name=f"economy {out['years'][0]}..{out['years'][-1]}") as active,
+        tracking.started_run(settings, experiment, f"economy {out['years'][0]}..{out['years'][-1]}") as active,
     ):
         run_id = active.info.run_id
         mlflow.set_tags(

@@ -494,7 +494,7 @@ def record(settings: Settings, inputs: Inputs, release: Release, progress) -> tu
     progress("recording the MLflow run")
     revision = tracking.git_revision()
     experiment = tracking.experiment_id(settings, EXPERIMENT)
-    with mlflow.start_run(experiment_id=experiment, run_name=f"index release {release.period}") as active:
+    with tracking.started_run(settings, experiment, f"index release {release.period}") as active:
         mlflow.set_tags({"job": "iiap index release", "git_revision": revision, "profile": settings.profile_name})
         mlflow.log_params(
             _params(inputs, release, revision) | _classification_params(settings, release.classification["run_id"])
