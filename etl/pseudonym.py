@@ -6,7 +6,7 @@ import hashlib
 import hmac
 import os
 
-from pyspark.sql import Column
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 _BLOCK = 64
@@ -43,8 +43,22 @@ def _pads(key: bytes) -> tuple[bytes, bytes]:
     return bytes(b ^ 0x36 for b in key), bytes(b ^ 0x5C for b in key)
 
 
-def hmac_sha256_hex(message: Column, key: bytes) -> Column:
-    """HMAC-SHA256(key, message) as 64 hex characters (RFC 2104); NULL for a NULL message."""
-    inner_pad, outer_pad = _pads(key)
-    inner = F.unhex(F.sha2(F.concat(F.lit(bytearray(inner_pad)), F.encode(message, "UTF-8")), 256))
-    return F.sha2(F.concat(F.lit(bytearray(outer_pad)), inner), 256)
+PADS = ("_hmac_inner_pad", "_hmac_outer_pad")
+
+
+def with_key_pads(frame: DataFrame, key: bytes) -> DataFrame:
+    """`frame` with the key's HMAC pads as two columns, joined from a one-row frame: as data, not literals, the
+    key is in no plan Spark prints (explain, the UI's SQL tab, event logs), only in the tasks' input. Callers
+    select them away."""
+    inner, outer = _pads(key)
+    pads = frame.sparkSession.createDataFrame(
+        [(bytearray(inner), bytearray(outer))], f"{PADS[0]} binary, {PADS[1]} binary"
+    )
+    return frame.crossJoin(F.broadcast(pads))
+
+
+def hmac_sha256_hex(message: Column) -> Column:
+    """HMAC-SHA256(key, message) as 64 hex characters (RFC 2104), over a frame `with_key_pads`; NULL for a NULL
+    message."""
+    inner = F.unhex(F.sha2(F.concat(F.col(PADS[0]), F.encode(message, "UTF-8")), 256))
+    return F.sha2(F.concat(F.col(PADS[1]), inner), 256)

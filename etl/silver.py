@@ -17,7 +17,7 @@ from pyspark.sql import functions as F
 
 from etl import reference
 from etl.config import Contract, Feeds, Pipeline, Settings
-from etl.pseudonym import hmac_sha256_hex
+from etl.pseudonym import hmac_sha256_hex, with_key_pads
 
 KEY_SEPARATOR = "\u001f"
 
@@ -168,10 +168,12 @@ def _lookup(table: dict, key: Column) -> Column:
 
 
 def conform_logins(bronze: DataFrame, roster: DataFrame, ctx: ConformContext, pseudonym_key: bytes) -> DataFrame:
-    typed = _with_tenant(bronze, roster).withColumn(
-        "event_ts_parsed", parse_timestamp(F.col("event_ts"), ctx.contracts)
+    typed = (
+        _with_tenant(bronze, roster)
+        .withColumn("event_ts_parsed", parse_timestamp(F.col("event_ts"), ctx.contracts))
+        .transform(with_key_pads, pseudonym_key)
     )
-    user_key = hmac_sha256_hex(F.concat_ws(":", F.col("platform_id"), F.trim("user_id")), pseudonym_key)
+    user_key = hmac_sha256_hex(F.concat_ws(":", F.col("platform_id"), F.trim("user_id")))
     return typed.select(
         "platform_id",
         "tenant_id",

@@ -4,16 +4,21 @@ import hmac
 import pytest
 from pyspark.sql import functions as F
 
-from etl.pseudonym import MissingKey, hmac_sha256_hex, key_from_env
+from etl.pseudonym import MissingKey, hmac_sha256_hex, key_from_env, with_key_pads
 
 
 @pytest.mark.parametrize("key", [b"short-but-valid-key", b"k" * 100])
 def test_spark_hmac_equals_python_hmac(spark, key):
     messages = ["P01:hr-0000000001-u0001", "P02:用户", "", None]
     df = spark.createDataFrame([(m,) for m in messages], "m string")
-    got = [r.h for r in df.select(hmac_sha256_hex(F.col("m"), key).alias("h")).collect()]
+    hashed = df.transform(with_key_pads, key).select(hmac_sha256_hex(F.col("m")).alias("h"))
     expected = [None if m is None else hmac.new(key, m.encode(), hashlib.sha256).hexdigest() for m in messages]
-    assert got == expected
+    assert [r.h for r in hashed.collect()] == expected
+    plans = hashed._jdf.queryExecution().toString() + hashed._jdf.queryExecution().executedPlan().toString()
+    inner_pad = bytes(b ^ 0x36 for b in (hashlib.sha256(key).digest() if len(key) > 64 else key).ljust(64, b"\0"))
+    assert "sha2" in plans and "_hmac_inner_pad" in plans  # the plans were read ...
+    for secret in (key.decode(), key.hex(), inner_pad.hex(), inner_pad.hex().upper(), inner_pad.hex()[:16].upper()):
+        assert secret not in plans  # ... and hold no form of the key
 
 
 def test_missing_key_is_a_clear_error(monkeypatch):
@@ -36,8 +41,8 @@ def test_a_quarantined_login_keeps_its_shape_but_never_its_raw_user_id(spark):
         ('{"tenantId":"kd-1","uid":"kd-1-u7"}', None, None),  # renamed field: the id is there, unnamed
     ]
     df = spark.createDataFrame(rows, "raw_record string, user_id string, parse_error string")
-    user_key = hmac_sha256_hex(F.concat_ws(":", F.lit("P02"), F.col("user_id")), key)
-    got = [r.raw for r in df.select(pseudonymous_record(user_key).alias("raw")).collect()]
+    user_key = hmac_sha256_hex(F.concat_ws(":", F.lit("P02"), F.col("user_id")))
+    got = [r.raw for r in df.transform(with_key_pads, key).select(pseudonymous_record(user_key).alias("raw")).collect()]
     pseudonym = hmac.new(key, b"P02:kd-1-u7", hashlib.sha256).hexdigest()
     assert got == [
         f'{{"tenantId":"kd-1","userId":"{pseudonym}","ts":"x"}}',
