@@ -235,6 +235,20 @@ def classification_lineage(labels: DataFrame) -> dict[str, str]:
     }
 
 
+def one_classification(inputs: Inputs, run_id: str) -> None:
+    """Every gold table of the classification the release reads comes from the labels' run: a classify killed
+    between two of its writes leaves tables of two runs, which must never be published together."""
+    for table_id, frame in sorted(inputs.frames.items()):
+        if not table_id.startswith("gold.") or table_id in ECONOMY_TABLES or "run_id" not in frame.columns:
+            continue
+        runs = sorted(r.run_id for r in frame.select("run_id").distinct().collect())
+        if runs and runs != [run_id]:
+            raise MissingInput(
+                f"{table_id} holds classification run {', '.join(runs)}, gold.enterprise_labels run {run_id}: a "
+                "classify did not finish; run iiap classify again"
+            )
+
+
 def economy_lineage(inputs: Inputs) -> dict[str, str]:
     """The economy run the pinned economic-accounting tables came from (one run for all of them); empty if none is
     read."""
@@ -376,6 +390,7 @@ def score_index(
 def build(inputs: Inputs, progress=lambda msg: None) -> Release:
     """Every output of the release from the pinned inputs: a pure function of the files and versions."""
     lineage = classification_lineage(inputs.frames["gold.enterprise_labels"])
+    one_classification(inputs, lineage["run_id"])
     period = datetime.fromisoformat(lineage["window_end"]).strftime(inputs.config.period_format)
     release = Release(period=period, classification=lineage, economy=economy_lineage(inputs))
     reference_table, used = _ReferenceTables(inputs), []

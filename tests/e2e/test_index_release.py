@@ -436,3 +436,20 @@ def test_economic_indicators_come_from_the_economy_run_and_a_named_run_is_pinned
     assert again.identical, again.mismatches
     with pytest.raises(index_release.MissingInput, match=f"MLflow run {first.run_id} is not an economy run"):
         index_release.run(spark, s, economy_run=first.run_id)
+
+
+def test_gold_tables_of_two_classification_runs_are_never_released_together(spark):
+    from types import SimpleNamespace
+
+    def gold(*runs):
+        return spark.createDataFrame([(r, 1) for r in runs], "run_id string, n int")
+
+    same = SimpleNamespace(frames={"gold.enterprise_labels": gold("r1"), "gold.app_sessions_daily": gold("r1", "r1")})
+    index_release.one_classification(same, "r1")
+    mixed = SimpleNamespace(frames={"gold.enterprise_labels": gold("r2"), "gold.app_sessions_daily": gold("r1")})
+    with pytest.raises(index_release.MissingInput) as refused:
+        index_release.one_classification(mixed, "r2")
+    assert str(refused.value) == (
+        "gold.app_sessions_daily holds classification run r1, gold.enterprise_labels run r2: a classify did not "
+        "finish; run iiap classify again"
+    )
