@@ -6,8 +6,9 @@ a Delta idempotent-write transaction (`txnAppId` iiap-lease, `txnVersion` n + 1)
 the last event (n, the holder), decides, and appends event n + 1: if another taker appended
 n + 1 first, Delta skips the write; if both commit at once, Delta's optimistic concurrency fails
 one with ConcurrentTransactionException. The taker then reads the last event back: the lease is
-its own only if that event is. One Delta commit and two reads of the log: about a second, where a
-MERGE costs several.
+its own only if that event is. One Delta commit and two reads of the log: measured here about 3.5 s
+to take and 3 s to release (Delta reconstructs its state to read the sequence), against 7 to 12 s
+for a MERGE-based compare-and-swap.
 
 That holds wherever Delta's commits are mutually exclusive: on a local or HDFS file system
 (atomic rename), and on S3 only with a LogStore that serialises commits across drivers
@@ -110,7 +111,7 @@ class Lease:
         self.host, self.pid = socket.gethostname(), os.getpid()
         now = _now()
         self.mine = Holder(secrets.token_hex(8), job, batch_id, self.host, self.pid, now, now, now + self.term)
-        self._guard = threading.Lock()  # the heartbeat and the job never MERGE at once
+        self._guard = threading.Lock()  # the heartbeat and the job never append an event at once
         self.lost: str | None = None
         self.seq = 0
 
@@ -185,14 +186,14 @@ class Lease:
                 self._append(self.seq + 1, RELEASED, self.mine)
 
 
+_RACES = ("Concurrent", "ProtocolChangedException", "MetadataChangedException")  # the last two: a first commit
+
+
 def _lost_race(exc: Exception) -> bool:
     """Delta's refusal of a commit another transaction beat (PySpark 4.1 does not always convert it)."""
     if isinstance(exc, DeltaConcurrentModificationException):
         return True
     return any(f"io.delta.exceptions.{name}" in str(exc) for name in _RACES)
-
-
-_RACES = ("Concurrent", "ProtocolChangedException", "MetadataChangedException")  # the last two: a first commit
 
 
 @contextmanager
