@@ -37,8 +37,11 @@ demo: setup
 	@echo "reproduce a release: .venv/bin/python -m jobs index reproduce RUN_ID"
 	@echo "data-quality dashboard: lakehouse/_quality/gx/uncommitted/data_docs/local_site/index.html"
 
+# Two pytest-xdist workers, each with its own Spark driver (tests/conftest.py says how modules are
+# kept together); TEST_WORKERS=0 runs the suite in this process. The slowest tests are listed at the end.
+TEST_WORKERS ?= 2
 test: setup
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup --durations=20
 
 # ruff, configured in pyproject.toml: lint, and a check that the tree is formatted
 lint: $(VENV)/.synced

@@ -2,9 +2,17 @@
 
 Tests are kept apart by kind, one folder each, and marked by it (`pytest -m unit`):
 unit (no Spark), transform (Spark on small hand-built frames), e2e (whole jobs).
+
+`make test` runs them in two pytest-xdist workers (`-n 2 --dist loadgroup`), each with its own
+SparkSession: a module stays on one worker (its module fixtures are built once), the modules
+that read the shared one-shot lakehouse stay together, and the tiny feed is generated once
+for both workers. A Spark driver keeps about one core busy, so two workers fill this machine.
 """
 
+import fcntl
+import json
 import os
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
@@ -18,13 +26,24 @@ os.environ.setdefault("PYARROW_IGNORE_TIMEZONE", "1")  # pyspark.testing imports
 KINDS = ("unit", "transform", "e2e")
 
 
+# Modules whose tests read (and add gold tables to) the one-shot lakehouse: one xdist worker runs them all.
+ONE_SHOT_GROUP = "one_shot"
+
+
+def _uses_one_shot(item) -> bool:
+    return "one_shot" in getattr(item, "fixturenames", ())
+
+
 def pytest_collection_modifyitems(config, items):
-    """Each test is marked with its folder's kind."""
+    """Each test is marked with its folder's kind, and with the xdist group that keeps its module on one worker."""
     root = Path(__file__).parent
+    shared = {item.module.__name__ for item in items if _uses_one_shot(item)}
     for item in items:
         kind = Path(item.fspath).relative_to(root).parts[0]
         if kind in KINDS:
             item.add_marker(getattr(pytest.mark, kind))
+        group = ONE_SHOT_GROUP if item.module.__name__ in shared else item.module.__name__
+        item.add_marker(pytest.mark.xdist_group(group))
 
 
 @pytest.fixture(scope="session")
@@ -44,6 +63,9 @@ def spark(settings):
             "spark.default.parallelism": "2",
             "spark.ui.enabled": "false",
             "spark.driver.memory": "3g",
+            # Delta reconstructs a table's state in 50 tasks by default: on tables of a few files that is
+            # most of the cost of every read, version look-up and commit of the end-to-end tests.
+            "spark.databricks.delta.snapshotPartitions": "2",
         },
     )
     yield session
@@ -51,9 +73,20 @@ def spark(settings):
 
 
 @pytest.fixture(scope="session")
-def generated(spark, settings, tmp_path_factory):
-    out = tmp_path_factory.mktemp("feeds")
-    return generate.run(spark, settings, tiny_generator(), SCALE, SEED, str(out))
+def generated(spark, settings, tmp_path_factory, worker_id):
+    """The tiny national feed, written once per run: under xdist the first worker to ask writes it (under a lock,
+    into the run's shared temporary folder) and the others read what it wrote. Tests only read it."""
+    if worker_id == "master":
+        return generate.run(spark, settings, tiny_generator(), SCALE, SEED, str(tmp_path_factory.mktemp("feeds")))
+    shared = tmp_path_factory.getbasetemp().parent
+    with open(shared / "feeds.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        written = shared / "feeds.json"
+        if written.exists():
+            return generate.GenerateResult(**json.loads(written.read_text()))
+        result = generate.run(spark, settings, tiny_generator(), SCALE, SEED, str(shared / "feeds"))
+        written.write_text(json.dumps(asdict(result)))
+        return result
 
 
 @pytest.fixture(scope="session")

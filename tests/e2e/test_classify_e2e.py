@@ -162,3 +162,54 @@ def test_a_breached_gold_gate_fails_the_run_and_keeps_the_gold_tables(spark, cla
         .collect()
     )
     assert [(r.suite, r.rule) for r in history] == [("gold.activity_daily", "gold_measures_non_negative")]
+
+
+class Crash(RuntimeError):
+    pass
+
+
+def _gold_frames(spark, t: Tables) -> dict:
+    return {f"gold.{name}": lake.read(spark, t.gold(name)) for name in GOLD_TABLES}
+
+
+def _crash_before_gold_write(mp, k: int) -> None:
+    """The run's k-th gold write raises, as a process killed just before it would."""
+    real, written = Tables.write, []
+
+    def write(self, frame, table_id):
+        if table_id.startswith("gold."):
+            written.append(table_id)
+            if len(written) == k:
+                raise Crash(f"crashed before {table_id}")
+        return real(self, frame, table_id)
+
+    mp.setattr(Tables, "write", write)
+
+
+def test_a_classify_crashed_between_gold_writes_is_never_released_and_a_rerun_restores_the_gold(spark, classified):
+    """Killed before its k-th gold table (2: after activity_daily; 5: after the labels, before the counts): the
+    gold tables hold two runs, which the index release refuses; the next classify makes them one run again, with
+    the rows of an uninterrupted run (the first run's, read at its versions)."""
+    from types import SimpleNamespace
+
+    from jobs import index_release
+
+    s, first = classified
+    t = Tables(s)
+    for k in (2, 5):
+        with pytest.MonkeyPatch.context() as mp:
+            _crash_before_gold_write(mp, k)
+            with pytest.raises(Crash, match=rf"^crashed before gold\.{GOLD_TABLES[k - 1]}$"):
+                classify.run(spark, s)
+        labels_run = index_release.classification_lineage(lake.read(spark, t.gold("enterprise_labels")))["run_id"]
+        with pytest.raises(index_release.MissingInput, match=r"a classify did not finish; run iiap classify again$"):
+            index_release.one_classification(SimpleNamespace(frames=_gold_frames(spark, t)), labels_run)
+    again = classify.run(spark, s)
+    index_release.one_classification(SimpleNamespace(frames=_gold_frames(spark, t)), again.run_id)
+    assert again.counts == first.counts
+    for name in GOLD_TABLES:
+        cols = [c for c in lake.read(spark, t.gold(name)).columns if c != "run_id"]
+        assertDataFrameEqual(
+            lake.read(spark, t.gold(name), first.output_versions[name]).select(cols),
+            lake.read(spark, t.gold(name)).select(cols),
+        )

@@ -1,6 +1,4 @@
-"""NOT YET RUN (issue 19): rename to test_privacy.py once it has passed once.
-
-No raw user id outside bronze, and no way back to one without the key.
+"""No raw user id outside bronze, and no way back to one without the key.
 
 An attacker with every table and file of the lakehouse but bronze, and a list of candidate user ids (here: every
 real one, the best list there can be), searches every string value for an id and for the unkeyed hashes of one,
