@@ -266,10 +266,13 @@ def _busy() -> tuple[type[Exception], ...]:
 
 
 def _quality_spec(settings):
-    from quality.spec import load_quality
+    """conf/quality.yaml, and where its GE project goes, checked before Spark starts and any table is written."""
+    from quality.spec import load_quality, quality_context_root
 
     try:
-        return load_quality(settings)
+        spec = load_quality(settings)
+        quality_context_root(settings, spec)
+        return spec
     except ConfigError as exc:
         raise BadConfig(f"invalid configuration:\n{exc}") from None
 
@@ -320,9 +323,11 @@ def classify(obj, rule_set: str | None, truth: str | None) -> None:
         spec.rule_set(rule_set)
     except ConfigError as exc:
         raise BadConfig(f"invalid configuration:\n{exc}") from None
+    quality = _quality_spec(settings)
     spark = _session(settings, "classify")
     try:
-        result = job.run(spark, settings, spec, rule_set, settings.path(truth) if truth else None, progress=_progress())
+        truth = settings.path(truth) if truth else None
+        result = job.run(spark, settings, spec, rule_set, truth, progress=_progress(), quality=quality)
     except QualityGateFailed as exc:
         raise click.ClickException(f"{exc}\nsee ops/quality_history and the Data Docs") from None
     except (job.MissingInput, *_busy()) as exc:

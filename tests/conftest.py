@@ -73,10 +73,10 @@ def spark(settings):
 
 
 @pytest.fixture(scope="session")
-def generated(spark, settings, tmp_path_factory, worker_id):
+def generated(spark, settings, tmp_path_factory):
     """The tiny national feed, written once per run: under xdist the first worker to ask writes it (under a lock,
     into the run's shared temporary folder) and the others read what it wrote. Tests only read it."""
-    if worker_id == "master":
+    if "PYTEST_XDIST_WORKER" not in os.environ:  # a run without workers
         return generate.run(spark, settings, tiny_generator(), SCALE, SEED, str(tmp_path_factory.mktemp("feeds")))
     shared = tmp_path_factory.getbasetemp().parent
     with open(shared / "feeds.lock", "w") as lock:

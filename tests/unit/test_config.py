@@ -98,3 +98,23 @@ def test_a_key_fingerprint_tells_keys_apart_and_does_not_hold_the_key():
     assert fingerprint(key) == fingerprint(bytes(key))
     assert fingerprint(key) != fingerprint(key[:-1] + b"0")
     assert key.hex()[:8] not in fingerprint(key) and hashlib.sha256(key).hexdigest()[:16] != fingerprint(key)
+
+
+@pytest.mark.parametrize("command", ["ingest", "quality", "classify"])
+def test_a_remote_lakehouse_without_a_local_data_docs_folder_is_refused_before_spark_starts(
+    conf_copy, monkeypatch, command
+):
+    from click.testing import CliRunner
+
+    from jobs import cli
+
+    def no_spark(*args, **kw):
+        raise AssertionError("Spark was started")
+
+    monkeypatch.setattr(cli, "_session", no_spark)
+    result = CliRunner().invoke(cli.main, ["--conf", str(conf_copy), "--lakehouse", "s3a://bucket/lake", command])
+    assert result.exit_code == 2, result.output
+    assert result.output == (
+        f"Error: invalid configuration:\n{conf_copy / 'quality.yaml'}: context_root: Data Docs need a local folder, "
+        "got 's3a://bucket/lake/_quality'; set context_root when the lakehouse is remote\n"
+    )
