@@ -25,11 +25,14 @@ import sys
 import time
 from pathlib import Path
 
-from etl.catalog import Tables
-from etl.config import PROJECT_ROOT, load_settings
-from etl.spark import build_session
-from jobs import ingest
-from tests.helpers import ingest_differences, settings_for
+# this checkout's jobs and its tests' helpers (not importable from an installed package)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from etl.catalog import Tables  # noqa: E402
+from etl.config import PROJECT_ROOT, load_settings  # noqa: E402
+from etl.spark import build_session  # noqa: E402
+from jobs import ingest  # noqa: E402
+from tests.helpers import ingest_differences, settings_for  # noqa: E402
 
 
 def _ingest(lakehouse: Path, landing: str) -> subprocess.Popen:
