@@ -56,7 +56,11 @@ def test_every_gzip_member_is_read_to_the_end(tmp_path):
 @pytest.mark.parametrize(
     "data, code, detail",
     [
-        (gzip.compress(b'{"a":1}\n' * 1000)[:40], "unreadable_file", "the gzip stream ends early (truncated file)"),
+        (
+            gzip.compress(b'{"a":1}\n' * 1000, mtime=0)[:40],
+            "unreadable_file",
+            "the gzip stream ends early (truncated file)",
+        ),
         (
             b"plain text, not gzip\n",
             "unreadable_file",
@@ -64,6 +68,7 @@ def test_every_gzip_member_is_read_to_the_end(tmp_path):
         ),
         (b"", "unreadable_file", "a zero-byte file is not gzip"),
     ],
+    ids=["truncated", "not_gzip", "empty"],
 )
 def test_a_gzip_file_that_cannot_be_decompressed_is_unreadable_and_still_known_by_its_content(
     tmp_path, data, code, detail
@@ -102,6 +107,7 @@ def test_a_quoted_header_is_parsed_as_rfc_4180(tmp_path):
         (b"a,a,b\n1,2,3\n", "duplicate_header", "the header names 'a' more than once"),
         (b"a,b,c,d,e\n1,2,3,4,5\n", "too_many_columns", "the header has 5 columns, at most 4 allowed"),
     ],
+    ids=["long_line", "long_last_line", "duplicate_header", "too_many_columns"],
 )
 def test_csv_files_that_cannot_be_read_as_their_contract_says(tmp_path, data, code, detail):
     c = _check(tmp_path, "f.csv", data, **CSV)
@@ -139,6 +145,7 @@ def test_a_parquet_file_gives_its_rows_columns_and_types(tmp_path):
             "nested columns a; the contract's fields are flat",
         ),
     ],
+    ids=["empty", "bad_footer", "no_contract_field", "nested"],
 )
 def test_parquet_files_that_cannot_be_read(tmp_path, data, code, detail):
     c = _check(tmp_path, "f.parquet", data, format="parquet")
