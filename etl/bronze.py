@@ -16,7 +16,7 @@ from pyspark.sql import types as T
 
 from etl.config import Contract, FeedSpec
 from etl.landing import LandingFile
-from etl.textio import literal_path, read_lines
+from etl.textio import literal_path, read_joined_lines, read_lines
 
 MALFORMED, NUL_BYTE, UNBALANCED_QUOTE = "malformed_record", "nul_byte", "unbalanced_quote"
 RAW_SCHEMA = T.StructType(
@@ -34,10 +34,9 @@ _CSV_NULL = "\u0000"  # a field can be empty (""), only a missing token parses a
 def _line_error(line: Column, csv_quotes: bool) -> Column:
     """Why a line cannot be a record whatever its format: a NUL byte, or (CSV) an unbalanced quote."""
     error = F.when(line.contains("\u0000"), F.lit(NUL_BYTE))
-    if csv_quotes:  # RFC 4180 quotes come in pairs ("" inside a quoted field is two)
+    if csv_quotes:  # RFC 4180 quotes come in pairs ("" inside a quoted field is two); counted only where there are
         quotes = F.length(line) - F.length(F.replace(line, F.lit('"'), F.lit("")))
-        odd = (quotes % 2) == 1
-        error = error.when(odd, F.lit(UNBALANCED_QUOTE))
+        error = error.when(line.contains('"') & ((quotes % 2) == 1), F.lit(UNBALANCED_QUOTE))
     return error
 
 
@@ -53,9 +52,15 @@ def _raw_json(spark: SparkSession, paths: list[str], contract: Contract, encodin
     )
 
 
-def _raw_csv(
-    spark: SparkSession, paths: list[str], contract: Contract, encoding: str, header: list[str], header_line: str
-) -> DataFrame:
+def _csv_lines(spark: SparkSession, files: list[LandingFile], encoding: str) -> DataFrame:
+    """The files' lines, a record whose quoted field spans lines joined into one (etl.file_check numbered them)."""
+    plain = [f.path for f in files if not f.continuation_lines]
+    parts = [read_lines(spark, plain, encoding)] if plain else []
+    parts += [read_joined_lines(spark, f.path, encoding, f.continuation_lines) for f in files if f.continuation_lines]
+    return reduce(DataFrame.unionByName, parts)
+
+
+def _raw_csv(lines: DataFrame, contract: Contract, header: list[str], header_line: str) -> DataFrame:
     names = [f"c{i}" for i in range(len(header))]
     schema = ", ".join(f"{n} string" for n in [*names, "_overflow"])
     parsed = F.from_csv(
@@ -76,8 +81,7 @@ def _raw_csv(
     wrong_width = F.col("p._overflow").isNotNull() | (~F.col("line").contains('"') & (tokens != len(header)))
     error = _line_error(F.col("line"), csv_quotes=True)
     return (
-        read_lines(spark, paths, encoding)
-        .filter(F.col("line") != F.lit(header_line))
+        lines.filter(F.col("line") != F.lit(header_line))
         .select("line", "source_file", parsed.alias("p"), error.alias("error"))
         .select(
             F.lit(contract.platform_id).alias("platform_id"),
@@ -109,17 +113,18 @@ def _raw_parquet(spark: SparkSession, paths: list[str], contract: Contract, colu
 def read_raw(spark: SparkSession, files: list[LandingFile], contract: Contract) -> DataFrame:
     """Parse one platform's files of one feed, grouped by what their file check found: the encoding they are read
     in, and their CSV header or Parquet schema (so no file is opened on the driver here)."""
-    groups: dict[tuple, list[str]] = defaultdict(list)
+    groups: dict[tuple, list[LandingFile]] = defaultdict(list)
     for f in files:
-        groups[(f.encoding or contract.encoding, f.columns, f.column_types, f.header_line or "")].append(f.path)
+        groups[(f.encoding or contract.encoding, f.columns, f.column_types, f.header_line or "")].append(f)
     parts = []
     for (encoding, columns, _, header_line), group in sorted(groups.items()):
+        paths = [f.path for f in group]
         if contract.format == "jsonl":
-            parts.append(_raw_json(spark, group, contract, encoding))
+            parts.append(_raw_json(spark, paths, contract, encoding))
         elif contract.format == "csv":
-            parts.append(_raw_csv(spark, group, contract, encoding, list(columns), header_line))
+            parts.append(_raw_csv(_csv_lines(spark, group, encoding), contract, list(columns), header_line))
         else:
-            parts.append(_raw_parquet(spark, group, contract, list(columns)))
+            parts.append(_raw_parquet(spark, paths, contract, list(columns)))
     return reduce(DataFrame.unionByName, parts)
 
 

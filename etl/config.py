@@ -74,6 +74,7 @@ class IngestSettings(Frozen):
     landing_pattern: str
     max_line_bytes: int = Field(default=1_048_576, gt=0)
     max_columns: int = Field(default=256, gt=0)
+    max_record_lines: int = Field(default=50, gt=0)
 
     @field_validator("landing_pattern")
     @classmethod

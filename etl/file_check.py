@@ -16,6 +16,7 @@ from __future__ import annotations
 import codecs
 import csv
 import hashlib
+import io
 import zlib
 from dataclasses import dataclass, replace
 
@@ -25,6 +26,15 @@ from pyarrow import fs as pafs
 
 CHUNK = 1 << 20
 UTF8_BOM = b"\xef\xbb\xbf"
+# What Java's String.trim removes: Spark's line reader drops a line that holds nothing else (a blank line,
+# spaces, tabs, a lone CR), so such a line is neither a record nor a numbered line here. No byte of a multi-byte
+# UTF-8 or GBK character is in this range.
+BLANK = bytes(range(0x21))
+
+
+def _blanks(lines: list[bytes]) -> int:
+    return sum(1 for line in lines if not line or (line[0] <= 0x20 and not line.strip(BLANK)))
+
 
 # Why a whole file is quarantined (quarantine.records.reason_code, ops.file_manifest.reason_code).
 FILE_REASONS = {
@@ -51,6 +61,7 @@ class FileFormat:
     fields: tuple[str, ...]  # the contract's source field names for the file's feed
     max_line_bytes: int
     max_columns: int
+    max_record_lines: int = 50  # non-blank lines one CSV record may span (quoted line breaks)
 
 
 @dataclass(frozen=True)
@@ -65,6 +76,9 @@ class FileCheck:
     columns: tuple[str, ...] = ()  # CSV header names (byte-order mark removed) or Parquet columns
     column_types: tuple[str, ...] = ()  # Parquet column types, the rest of the schema its files are grouped by
     header_line: str | None = None  # a CSV file's header line as Spark reads it (no byte-order mark, no CR)
+    # CSV: numbers of the non-blank lines (the header is 1) that continue the record of the line before them,
+    # because a quoted field holds a line break (etl.textio.csv_records joins them)
+    continuation_lines: tuple[int, ...] = ()
     reason_code: str | None = None
     reason_detail: str | None = None
 
@@ -81,6 +95,70 @@ def _open(path: str) -> tuple[pafs.FileSystem, str]:
     return pafs.LocalFileSystem(), path.removeprefix("file://")
 
 
+class _QuotedBreaks:
+    """CSV records that span lines: a quoted field may hold line breaks (RFC 4180).
+
+    A line with an odd number of quotes opens a quoted field; the record goes on until a
+    later line with an odd number closes it. The lines are one record only when, joined
+    by LF, they parse as exactly one record of the header's width within
+    `max_record_lines` lines; otherwise the opening line is a lone row with an unbalanced
+    quote (bronze quarantines it) and the lines after it are judged afresh, so a stray
+    quote never swallows its neighbours. Lines are numbered as Spark reads them: blank
+    lines (`BLANK`) are not counted, the header is line 1.
+    """
+
+    def __init__(self, text: _Lines):
+        self.text, self.fmt = text, text.fmt
+        self.line_no = 0
+        self.pending: list[tuple[int, bytes]] = []
+        self.continuations: list[int] = []
+
+    def lines(self, lines: list[bytes], nonblank: int, quoted: bool) -> None:
+        if not quoted and not self.pending:  # no quote in these lines: nothing to join, only count them
+            self.line_no += nonblank
+            return
+        for line in lines:
+            text = line[:-1] if line.endswith(b"\r") else line
+            if text.strip(BLANK):
+                self.line_no += 1
+                if self.line_no > 1:
+                    self._push(self.line_no, text)
+
+    def _push(self, n: int, text: bytes) -> None:
+        odd = text.count(b'"') % 2 == 1
+        if self.pending:
+            self.pending.append((n, text))
+            if odd:
+                self._close()
+            elif len(self.pending) >= self.fmt.max_record_lines:
+                self._break()
+        elif odd:
+            self.pending.append((n, text))
+
+    def _close(self) -> None:
+        text = b"\n".join(t for _, t in self.pending).decode(self.text.encoding, errors="replace")
+        try:
+            rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=self.fmt.delimiter, strict=True))
+        except csv.Error:
+            rows = []
+        if len(rows) == 1 and len(rows[0]) == len(self.text.header()):
+            self.continuations.extend(n for n, _ in self.pending[1:])
+            self.pending = []
+        else:
+            self._break()
+
+    def _break(self) -> None:
+        """The opening line is a row of its own; the lines after it are judged again."""
+        rest, self.pending = self.pending[1:], []
+        for n, text in rest:
+            self._push(n, text)
+
+    def end(self) -> tuple[int, ...]:
+        while self.pending:
+            self._break()
+        return tuple(self.continuations)
+
+
 class _Lines:
     """Text statistics over decompressed chunks: record count, longest line, decodability, first line."""
 
@@ -93,6 +171,7 @@ class _Lines:
         self.encoding = fmt.encoding
         self.offset = 0
         self.line_no = 0
+        self.quoted = _QuotedBreaks(self) if fmt.format == "csv" else None
 
     def feed(self, data: bytes, final: bool = False) -> None:
         if self.decoder is None:
@@ -113,7 +192,8 @@ class _Lines:
             raise _Unreadable(
                 "undecodable_file", f"byte {self.offset + exc.start} does not decode as {self.encoding}"
             ) from None
-        lines = (self.carry + data).split(b"\n")
+        text = self.carry + data
+        lines = text.split(b"\n")
         self.carry = b"" if final else lines.pop()
         if len(self.carry) > self.fmt.max_line_bytes:
             self._oversized(self.line_no + len(lines) + 1, len(self.carry))
@@ -123,8 +203,11 @@ class _Lines:
                 at = next(i for i, line in enumerate(lines) if len(line) == longest)
                 self._oversized(self.line_no + at + 1, longest)
             if self.first is None:
-                self.first = next((line for line in lines if line.strip(b"\r")), None)
-            self.records += len(lines) - lines.count(b"") - lines.count(b"\r")
+                self.first = next((line for line in lines if line.strip(BLANK)), None)
+            nonblank = len(lines) - _blanks(lines)
+            self.records += nonblank
+            if self.quoted is not None:
+                self.quoted.lines(lines, nonblank, b'"' in text)
         self.line_no += len(lines)
         self.offset += len(data)
 
@@ -179,13 +262,22 @@ def _text(chunks, fmt: FileFormat, size: int) -> FileCheck:
             lines.feed(chunk)
         lines.feed(b"", final=True)
     columns: tuple[str, ...] = ()
-    records = lines.records
+    records, continuations = lines.records, ()
     if fmt.format == "csv":
         columns = lines.header()
-        records = max(records - 1, 0) if columns else 0
         _check_names(columns, fmt.max_columns, "header")
+        continuations = lines.quoted.end()
+        records = max(records - 1 - len(continuations), 0) if columns else 0
     header_line = lines.header_line() if fmt.format == "csv" else None
-    return FileCheck("", size, records=records, encoding=lines.encoding, columns=columns, header_line=header_line)
+    return FileCheck(
+        "",
+        size,
+        records=records,
+        encoding=lines.encoding,
+        columns=columns,
+        header_line=header_line,
+        continuation_lines=continuations,
+    )
 
 
 def _check_names(names: tuple[str, ...], max_columns: int, what: str) -> None:

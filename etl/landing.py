@@ -33,6 +33,7 @@ class LandingFile:
     columns: tuple[str, ...] = ()  # CSV header or Parquet columns
     column_types: tuple[str, ...] = ()  # Parquet column types
     header_line: str | None = None  # a CSV file's header line
+    continuation_lines: tuple[int, ...] = ()  # CSV lines that continue a quoted field (etl.file_check)
 
     @property
     def readable(self) -> bool:
@@ -52,6 +53,7 @@ class LandingFile:
             columns=check.columns,
             column_types=check.column_types,
             header_line=check.header_line,
+            continuation_lines=check.continuation_lines,
         )
 
     def rejected(self, code: str, detail: str) -> LandingFile:

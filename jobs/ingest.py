@@ -183,7 +183,14 @@ def _file_format(settings: Settings, f: LandingFile) -> FileFormat | None:
     c, limits = settings.contracts[f.platform_id], settings.pipeline.ingest
     fields = tuple(c.fields.get(f.feed, {}).values())
     return FileFormat(
-        c.format, c.compression, c.encoding, c.delimiter, fields, limits.max_line_bytes, limits.max_columns
+        c.format,
+        c.compression,
+        c.encoding,
+        c.delimiter,
+        fields,
+        limits.max_line_bytes,
+        limits.max_columns,
+        limits.max_record_lines,
     )
 
 

@@ -40,7 +40,7 @@ def _parquet(table: pa.Table) -> bytes:
 
 
 def test_a_good_file_is_hashed_and_its_records_counted_without_blank_lines(tmp_path):
-    data = b'{"a":1}\r\n\r\n{"a":2}\n\n'
+    data = b'{"a":1}\r\n\r\n  \t\n{"a":2}\n\n \r\n'  # spaces, tabs and CRs alone: blank, as Spark reads them
     c = _check(tmp_path, "f.jsonl", data)
     assert (c.reason_code, c.records, c.encoding, c.size) == (None, 2, "UTF-8", len(data))
     assert c.content_hash == hashlib.sha256(data).hexdigest()
@@ -168,3 +168,29 @@ def test_a_file_without_a_contract_is_only_hashed(tmp_path):
 def test_every_reason_code_is_documented_in_the_readme():
     readme = open("README.md", encoding="utf-8").read()
     assert [code for code in FILE_REASONS if f"`{code}`" not in readme] == []
+
+
+@pytest.mark.parametrize(
+    "data, records, continuations",
+    [
+        (b'a,b\n1,"x\ny"\n2,3\n', 2, (3,)),
+        (b'a,b\r\n1,"x\r\n\r\ny ""q"" \r\nz"\r\n2,3\r\n', 2, (3, 4)),  # CRLF, a blank line and doubled quotes inside
+        (b'a,b\n1,"x\n2,3\n4,5\n', 3, ()),  # a quote never closed: a row of its own, its neighbours untouched
+        (b'a,b\n1,"x\n2,3\n4,"y\nz"\n', 3, (5,)),  # the stray quote's row alone, then a record over lines 4-5
+        (b'a,b\n1,"x\ny",9\n2,3\n', 3, ()),  # closed, but one field too many: not one record of the header's width
+        (b'a,b\n1,"' + b"x\n" * 2 + b'"\n', 1, (3, 4)),  # 3 lines: within max_record_lines
+        (b'a,b\n1,"' + b"x\n" * 3 + b'"\n', 4, ()),  # 4 lines: longer than max_record_lines (3) allows
+    ],
+    ids=["one_break", "crlf_blank_doubled", "unclosed", "stray_then_record", "too_wide", "at_limit", "over_limit"],
+)
+def test_a_quoted_field_may_hold_line_breaks_and_a_stray_quote_keeps_to_its_row(tmp_path, data, records, continuations):
+    c = _check(tmp_path, "f.csv", data, max_record_lines=3, **CSV)
+    assert (c.reason_code, c.records, c.continuation_lines) == (None, records, continuations)
+
+
+def test_quoted_line_breaks_across_read_chunks_and_gzip(tmp_path, monkeypatch):
+    monkeypatch.setattr("etl.file_check.CHUNK", 7)
+    data = b'a,b\n1,2\n3,"long\nvalue, still quoted\nend"\n4,5\n'
+    plain = _check(tmp_path, "f.csv", data, **CSV)
+    packed = _check(tmp_path, "f.csv.gz", gzip.compress(data, mtime=0), compression="gzip", **CSV)
+    assert (plain.records, plain.continuation_lines) == (packed.records, packed.continuation_lines) == (3, (4, 5))
