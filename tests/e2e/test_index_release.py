@@ -8,20 +8,26 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import os
 import re
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
-import mlflow
 import pandas as pd
 import pytest
 from click.testing import CliRunner
 from pyspark.testing import assertDataFrameEqual
 
+import mlflow
 from analytics import tracking
 from analytics.index import indicators as ind
 from etl import lake
 from etl import reference as ref
 from etl.catalog import REFERENCE_TABLES, Tables
+from etl.config import PROJECT_ROOT
 from jobs import economy, index_release
 from jobs.index_cli import index as index_group
 
@@ -324,6 +330,47 @@ def test_release_scores_follow_the_lakehouse(lakehouse):
     assert first.top["industrial_app"][0] == ("家电", 100.0)
     assert dict(first.top["industrial_app"])["纺织"] == 25.0  # 5 of 20 sessions of the top sub-industry
     assert first.top["regional"][0][0] == "北京"
+
+
+def _tables_of(client, run_id: str, dst: Path) -> dict[str, str]:
+    root = Path(client.download_artifacts(run_id, index_release.TABLES, str(dst)))
+    return {str(p.relative_to(root)): p.read_text(encoding="utf-8") for p in sorted(root.rglob("*.csv"))}
+
+
+def test_a_release_killed_mid_run_is_marked_failed_and_the_next_one_is_identical(spark, lakehouse, tmp_path):
+    """kill -9 of `iiap index release` while its MLflow run records: the next release takes the dead run's lease
+    over, marks its run FAILED, and records the same tables as an uninterrupted release of the same inputs."""
+    s, first, _ = lakehouse
+    client = _client(s)
+    experiment = tracking.experiment_id(s, index_release.EXPERIMENT)
+    cmd = [sys.executable, "-m", "jobs", "--lakehouse", s.lakehouse, "index", "release"]
+    env = os.environ | {"MLFLOW_TRACKING_URI": tracking.tracking_uri(s)}
+    proc = subprocess.Popen(
+        cmd, cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    running, deadline = [], time.monotonic() + 300
+    while not running:
+        assert proc.poll() is None, f"the release ended before it could be killed:\n{proc.stdout.read().decode()}"
+        assert time.monotonic() < deadline, "the release's MLflow run did not start in 300 s"
+        time.sleep(0.1)
+        running = client.search_runs([experiment], "attributes.status = 'RUNNING'")
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    (killed,) = running
+
+    after = index_release.run(spark, s)
+
+    assert client.get_run(killed.info.run_id).info.status == "FAILED"
+    assert client.get_run(killed.info.run_id).data.tags[tracking.ABANDONED].startswith("its job ended")
+    assert client.get_run(after.run_id).info.status == "FINISHED"
+    assert after.input_versions == first.input_versions
+    assert _tables_of(client, after.run_id, tmp_path / "after") == _tables_of(client, first.run_id, tmp_path / "first")
+    events = lake.read(spark, Tables(s).lease).orderBy("seq").collect()
+    assert [(e.event, e.pid) for e in events[-3:] if e.event != "renewed"] == [
+        ("taken", proc.pid),
+        ("taken_over", os.getpid()),
+        ("released", os.getpid()),
+    ]
 
 
 def test_reproduce_after_new_data_and_diff(spark, lakehouse, tmp_path, monkeypatch):
