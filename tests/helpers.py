@@ -53,3 +53,24 @@ def ingest_differences(spark, tables, reference) -> list[str]:
     ref_history = lake.read(spark, reference.quality_history).select(keep)
     out.append(differ("ops/quality_history", history.select(keep), ref_history))
     return [d for d in out if d]
+
+
+class Crash(RuntimeError):
+    """A job stopped as if its process were killed at that point (raised by an injected failure)."""
+
+
+def crash_before_write(mp, k: int, tables: str = "") -> None:
+    """The run's k-th table write (counting tables whose id starts with `tables`) raises Crash, as a process killed
+    just before it would write."""
+    from etl.catalog import Tables
+
+    real, seen = Tables.write, []
+
+    def write(self, frame, table_id):
+        if table_id.startswith(tables):
+            seen.append(table_id)
+            if len(seen) == k:
+                raise Crash(f"crashed before write {k} ({table_id})")
+        return real(self, frame, table_id)
+
+    mp.setattr(Tables, "write", write)

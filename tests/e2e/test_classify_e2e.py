@@ -4,16 +4,17 @@ import json
 import re
 import shutil
 
-import mlflow
 import pytest
 from pyspark.sql import functions as F
 from pyspark.testing import assertDataFrameEqual
 
+import mlflow
 from etl import lake
 from etl.catalog import GOLD_TABLES, Tables
 from jobs import classify
 from quality.runner import QualityGateFailed
 from quality.spec import load_quality
+from tests.helpers import Crash, crash_before_write
 
 
 @pytest.fixture(scope="module")
@@ -164,26 +165,8 @@ def test_a_breached_gold_gate_fails_the_run_and_keeps_the_gold_tables(spark, cla
     assert [(r.suite, r.rule) for r in history] == [("gold.activity_daily", "gold_measures_non_negative")]
 
 
-class Crash(RuntimeError):
-    pass
-
-
 def _gold_frames(spark, t: Tables) -> dict:
     return {f"gold.{name}": lake.read(spark, t.gold(name)) for name in GOLD_TABLES}
-
-
-def _crash_before_gold_write(mp, k: int) -> None:
-    """The run's k-th gold write raises, as a process killed just before it would."""
-    real, written = Tables.write, []
-
-    def write(self, frame, table_id):
-        if table_id.startswith("gold."):
-            written.append(table_id)
-            if len(written) == k:
-                raise Crash(f"crashed before {table_id}")
-        return real(self, frame, table_id)
-
-    mp.setattr(Tables, "write", write)
 
 
 def test_a_classify_crashed_between_gold_writes_is_never_released_and_a_rerun_restores_the_gold(spark, classified):
@@ -198,8 +181,8 @@ def test_a_classify_crashed_between_gold_writes_is_never_released_and_a_rerun_re
     t = Tables(s)
     for k in (2, 5):
         with pytest.MonkeyPatch.context() as mp:
-            _crash_before_gold_write(mp, k)
-            with pytest.raises(Crash, match=rf"^crashed before gold\.{GOLD_TABLES[k - 1]}$"):
+            crash_before_write(mp, k, tables="gold.")
+            with pytest.raises(Crash, match=rf"^crashed before write {k} \(gold\.{GOLD_TABLES[k - 1]}\)$"):
                 classify.run(spark, s)
         labels_run = index_release.classification_lineage(lake.read(spark, t.gold("enterprise_labels")))["run_id"]
         with pytest.raises(index_release.MissingInput, match=r"a classify did not finish; run iiap classify again$"):

@@ -26,15 +26,11 @@ from etl.catalog import Tables
 from etl.config import PROJECT_ROOT
 from etl.lease import LakehouseBusy
 from jobs import ingest
-from tests.helpers import ingest_differences, settings_for
+from tests.helpers import Crash, crash_before_write, ingest_differences, settings_for
 
 PLATFORMS = ("P01", "P02")
 UNTIL = date(2020, 6, 1)
 SEED = 20201203
-
-
-class Crash(RuntimeError):
-    pass
 
 
 def _cut(generated_landing: str, out: Path) -> Path:
@@ -74,19 +70,6 @@ def _statuses(spark, t: Tables) -> list[str]:
     return sorted(r.status for r in lake.read(spark, t.batches).collect())
 
 
-def _crash_at(mp, k: int) -> None:
-    """The k-th table write of the run raises, as a process killed just before it would."""
-    real, count = Tables.write, [0]
-
-    def write(self, frame, table_id):
-        count[0] += 1
-        if count[0] == k:
-            raise Crash(f"crashed before write {k} ({table_id})")
-        return real(self, frame, table_id)
-
-    mp.setattr(Tables, "write", write)
-
-
 def _points(writes: list[str]) -> list[int]:
     """Eight seeded crash points out of every write of the batch: always the first after the start mark and the
     commit mark itself."""
@@ -104,7 +87,7 @@ def test_a_batch_crashed_at_any_write_and_recovered_equals_an_uninterrupted_one(
     for k in points:
         s = settings_for(settings, tmp_path / f"lake_{k}", str(landing))
         with pytest.MonkeyPatch.context() as mp:
-            _crash_at(mp, k)
+            crash_before_write(mp, k)
             with pytest.raises(Crash, match=rf"^crashed before write {k} \({re.escape(writes[k - 1])}\)$"):
                 ingest.run(spark, s)
         redone = ingest.run(spark, s, recover_incomplete=True)
@@ -118,7 +101,7 @@ def test_a_crash_during_recovery_is_recovered_by_the_next(spark, settings, landi
     ref, writes = reference
     s = settings_for(settings, tmp_path / "lake", str(landing))
     with pytest.MonkeyPatch.context() as mp:
-        _crash_at(mp, len(writes) - 2)
+        crash_before_write(mp, len(writes) - 2)
         with pytest.raises(Crash):
             ingest.run(spark, s)
     with pytest.MonkeyPatch.context() as mp:
