@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -13,10 +15,41 @@ def exists(spark: SparkSession, path: str) -> bool:
     return DeltaTable.isDeltaTable(spark, path)
 
 
+_COMMIT = re.compile(r"^(\d{20})\.json$")  # a commit file of the Delta log: its version in 20 digits
+
+
+def _log(spark: SparkSession, path: str):
+    jvm = spark.sparkContext._jvm
+    log = jvm.org.apache.hadoop.fs.Path(f"{path.rstrip('/')}/_delta_log")
+    return jvm, log, log.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+
+
 def version(spark: SparkSession, path: str) -> int | None:
-    if not exists(spark, path):
+    """The table's version: its newest commit file, by one listing of its log (the Delta protocol's layout), not by
+    loading its state (`history(1)` took 0.3 to 0.9 s a table here). None: no table."""
+    _, log, fs = _log(spark, path)
+    if not fs.exists(log):
         return None
-    return DeltaTable.forPath(spark, path).history(1).select("version").first()[0]
+    found = [int(m[1]) for st in fs.listStatus(log) if (m := _COMMIT.match(st.getPath().getName()))]
+    return max(found) if found else None
+
+
+def last_commit_metadata(spark: SparkSession, path: str) -> str | None:
+    """The user metadata of the table's newest commit (None: no table, or no metadata), read from its commit file."""
+    at = version(spark, path)
+    if at is None:
+        return None
+    jvm, log, fs = _log(spark, path)
+    stream = fs.open(jvm.org.apache.hadoop.fs.Path(log, f"{at:020d}.json"))
+    try:
+        text = jvm.org.apache.commons.io.IOUtils.toString(stream, "UTF-8")
+    finally:
+        stream.close()
+    for line in text.splitlines():
+        info = json.loads(line).get("commitInfo")
+        if info is not None:
+            return info.get("userMetadata")
+    return None
 
 
 def read(spark: SparkSession, path: str, as_of: int | None = None) -> DataFrame:

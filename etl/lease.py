@@ -3,12 +3,12 @@
 `ops/lease` is an append-only log of lease events (taken, renewed, released); each event is one
 Delta commit that carries the lease as its commit metadata and the next number of a sequence as
 a Delta idempotent-write transaction (`txnAppId` iiap-lease, `txnVersion` n + 1). A taker reads
-the last event (n, the holder), decides, and appends event n + 1: if another taker appended
-n + 1 first, Delta skips the write; if both commit at once, Delta's optimistic concurrency fails
-one with ConcurrentTransactionException. The taker then reads the last event back: the lease is
-its own only if that event is. One Delta commit and two reads of the log: measured here about 3.5 s
-to take and 3 s to release (Delta reconstructs its state to read the sequence), against 7 to 12 s
-for a MERGE-based compare-and-swap.
+the last event (n, the holder: the newest commit file's metadata), decides, and appends event
+n + 1: if another taker appended n + 1 first, Delta skips the write; if both commit at once,
+Delta's optimistic concurrency fails one with ConcurrentTransactionException. The taker then
+reads the last event back: the lease is its own only if that event is. One Delta commit and two
+reads of the log's newest commit file (a listing and a small read, not a reconstruction of the
+table's state).
 
 That holds wherever Delta's commits are mutually exclusive: on a local or HDFS file system
 (atomic rename), and on S3 only with a LogStore that serialises commits across drivers
@@ -34,7 +34,6 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from delta.exceptions import DeltaConcurrentModificationException
-from delta.tables import DeltaTable
 from pyspark.sql import SparkSession
 from pyspark.sql import types as T
 
@@ -119,9 +118,9 @@ class Lease:
 
     def last(self) -> tuple[int, Holder | None]:
         """The sequence number of the last event and the lease it leaves (None: released, or never taken)."""
-        if not lake.exists(self.spark, self.path):
+        meta = lake.last_commit_metadata(self.spark, self.path)
+        if meta is None:
             return 0, None
-        (meta,) = DeltaTable.forPath(self.spark, self.path).history(1).select("userMetadata").first()
         event = json.loads(meta)
         if event["event"] == RELEASED:
             return event["seq"], None
