@@ -4,11 +4,11 @@ import json
 import re
 import shutil
 
+import mlflow
 import pytest
 from pyspark.sql import functions as F
 from pyspark.testing import assertDataFrameEqual
 
-import mlflow
 from etl import lake
 from etl.catalog import GOLD_TABLES, Tables
 from jobs import classify

@@ -16,12 +16,12 @@ import sys
 import time
 from pathlib import Path
 
+import mlflow
 import pandas as pd
 import pytest
 from click.testing import CliRunner
 from pyspark.testing import assertDataFrameEqual
 
-import mlflow
 from analytics import tracking
 from analytics.index import indicators as ind
 from etl import lake
