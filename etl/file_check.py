@@ -77,7 +77,7 @@ class FileCheck:
     column_types: tuple[str, ...] = ()  # Parquet column types, the rest of the schema its files are grouped by
     header_line: str | None = None  # a CSV file's header line as Spark reads it (no byte-order mark, no CR)
     # CSV: numbers of the non-blank lines (the header is 1) that continue the record of the line before them,
-    # because a quoted field holds a line break (etl.textio.csv_records joins them)
+    # because a quoted field holds a line break (etl.textio.read_joined_lines joins them)
     continuation_lines: tuple[int, ...] = ()
     reason_code: str | None = None
     reason_detail: str | None = None
