@@ -567,14 +567,19 @@ class Tables:
         """Driver-side rows (audit, manifest, batch records) as a frame of the table's declared schema."""
         return spark.createDataFrame(rows, self.struct(table_id))
 
-    def write(self, frame: DataFrame, table_id: str) -> None:
-        """Write `frame` as its entry says (append, upsert on keys, overwrite), after checking its columns."""
+    def write(self, frame: DataFrame, table_id: str, note: str | None = None) -> None:
+        """Write `frame` as its entry says (append, upsert on keys, overwrite), after checking its columns.
+
+        `note`: the commit's user metadata (overwrite tables only), read back by `lake.last_commit_metadata`."""
         t = entry(table_id)
         self.check(frame, table_id)
         path = self.path(table_id)
+        if note is not None and t.write != "overwrite":
+            raise ValueError(f"{table_id}: a commit note is kept for overwritten tables only, not {t.write}")
         if t.write == "append":
             lake.append(frame, path, t.partition_by)
         elif t.write == "upsert":
             lake.upsert(frame.sparkSession, frame, path, t.keys)
         else:
-            lake.overwrite(frame, path, partition_by=t.partition_by)
+            options = {"userMetadata": note} if note is not None else None
+            lake.overwrite(frame, path, options=options, partition_by=t.partition_by)

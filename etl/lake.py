@@ -72,7 +72,7 @@ def append(df: DataFrame, path: str, partition_by: tuple[str, ...] = ()) -> None
 
 
 def overwrite(
-    df: DataFrame, path: str, properties: dict[str, str] | None = None, partition_by: tuple[str, ...] = ()
+    df: DataFrame, path: str, options: dict[str, str] | None = None, partition_by: tuple[str, ...] = ()
 ) -> None:
     # the whole table is replaced, whatever the session's partitionOverwriteMode says
     writer = (
@@ -83,7 +83,7 @@ def overwrite(
     )
     if partition_by:
         writer = writer.partitionBy(*partition_by)
-    for key, value in (properties or {}).items():
+    for key, value in (options or {}).items():  # writer options, e.g. the commit's userMetadata
         writer = writer.option(key, value)
     writer.save(path)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 from functools import cache
 from pathlib import Path
 
@@ -12,10 +13,14 @@ from pyspark.sql import types as T
 from etl.catalog import REFERENCE_TABLES, entry
 
 
-@cache
 def _read(path: Path) -> tuple[dict[str, str], ...]:
-    with path.open(encoding="utf-8", newline="") as f:
-        return tuple(dict(row) for row in csv.DictReader(f))
+    return _parse(path.read_text(encoding="utf-8"))
+
+
+@cache
+def _parse(text: str) -> tuple[dict[str, str], ...]:
+    """Cached by content, not by path: a file edited while the process runs is read as it is now."""
+    return tuple(dict(row) for row in csv.DictReader(io.StringIO(text, newline="")))
 
 
 def rows(reference_dir: Path, name: str) -> list[dict[str, str]]:
