@@ -18,28 +18,33 @@ def exists(spark: SparkSession, path: str) -> bool:
 _COMMIT = re.compile(r"^(\d{20})\.json$")  # a commit file of the Delta log: its version in 20 digits
 
 
-def _log(spark: SparkSession, path: str):
-    jvm = spark.sparkContext._jvm
-    log = jvm.org.apache.hadoop.fs.Path(f"{path.rstrip('/')}/_delta_log")
-    return jvm, log, log.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+def _filesystem(spark: SparkSession, path: str):
+    """`path` as a Hadoop path, and the file system it is on (local, HDFS, S3), as the session's config sets it up."""
+    target = spark.sparkContext._jvm.org.apache.hadoop.fs.Path(path)
+    return target, target.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+
+
+def _newest_commit(spark: SparkSession, path: str):
+    """The table's log folder, its file system and its newest commit's version (None: no table), by one listing."""
+    log, fs = _filesystem(spark, f"{path.rstrip('/')}/_delta_log")
+    if not fs.exists(log):
+        return log, fs, None
+    found = [int(m[1]) for st in fs.listStatus(log) if (m := _COMMIT.match(st.getPath().getName()))]
+    return log, fs, max(found) if found else None
 
 
 def version(spark: SparkSession, path: str) -> int | None:
     """The table's version: its newest commit file, by one listing of its log (the Delta protocol's layout), not by
     loading its state (`history(1)` took 0.3 to 0.9 s a table here). None: no table."""
-    _, log, fs = _log(spark, path)
-    if not fs.exists(log):
-        return None
-    found = [int(m[1]) for st in fs.listStatus(log) if (m := _COMMIT.match(st.getPath().getName()))]
-    return max(found) if found else None
+    return _newest_commit(spark, path)[2]
 
 
 def last_commit_metadata(spark: SparkSession, path: str) -> str | None:
     """The user metadata of the table's newest commit (None: no table, or no metadata), read from its commit file."""
-    at = version(spark, path)
+    log, fs, at = _newest_commit(spark, path)
     if at is None:
         return None
-    jvm, log, fs = _log(spark, path)
+    jvm = spark.sparkContext._jvm
     stream = fs.open(jvm.org.apache.hadoop.fs.Path(log, f"{at:020d}.json"))
     try:
         text = jvm.org.apache.commons.io.IOUtils.toString(stream, "UTF-8")
@@ -126,9 +131,8 @@ def scratch(spark: SparkSession, root: str) -> Iterator[Callable[[DataFrame, str
 
 def remove(spark: SparkSession, path: str) -> None:
     """Delete a folder on whatever file system the lakehouse is on (local, HDFS, S3)."""
-    jvm = spark.sparkContext._jvm
-    target = jvm.org.apache.hadoop.fs.Path(path)
-    target.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()).delete(target, True)
+    target, fs = _filesystem(spark, path)
+    fs.delete(target, True)
 
 
 def restore(spark: SparkSession, path: str, to_version: int | None) -> None:

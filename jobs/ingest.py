@@ -281,16 +281,21 @@ def _file_tally(batch: Batch) -> list[tuple[str, int, int]]:
     return [(pid, n, bad) for pid, (n, bad) in sorted(tally.items())]
 
 
-def _count_by_platform(frame: DataFrame) -> dict[str, int]:
-    return {r.platform_id: r["count"] for r in frame.groupBy("platform_id").count().collect()}
-
-
-def _written(spark: SparkSession, path: str, batch_id: str, feed: str | None = None) -> dict[str, int]:
-    """Rows of the batch per platform, re-read from the table as written."""
-    if not lake.exists(spark, path):
-        return {}
-    rows = lake.read(spark, path).filter(F.col("batch_id") == batch_id)
-    return _count_by_platform(rows.filter(F.col("feed") == feed) if feed else rows)
+def _written(spark: SparkSession, tables: Tables, batch_id: str, feed: str) -> dict[str, dict[str, int]]:
+    """The feed's rows of the batch per platform in bronze, silver and quarantine, re-read from the tables as
+    written, in one Spark job. A table that does not exist holds none."""
+    paths = {"bronze": tables.bronze(feed), "silver": tables.silver(feed), "quarantine": tables.quarantine}
+    parts = []
+    for name, path in paths.items():
+        if lake.exists(spark, path):
+            rows = lake.read(spark, path).filter(F.col("batch_id") == batch_id)
+            rows = rows.filter(F.col("feed") == feed) if name == "quarantine" else rows
+            parts.append(rows.select(F.lit(name).alias("written_to"), "platform_id"))
+    out: dict[str, dict[str, int]] = {name: {} for name in paths}
+    if parts:
+        for r in reduce(DataFrame.unionByName, parts).groupBy("written_to", "platform_id").count().collect():
+            out[r.written_to][r.platform_id] = r["count"]
+    return out
 
 
 def save_feed(spark: SparkSession, tables: Tables, batch: Batch, v: ValidatedFeed, files: dict[str, list[LandingFile]]):
@@ -321,14 +326,15 @@ def reconcile_feed(
     for f in batch.quarantined:
         if f.feed == feed and f.platform_id is not None:
             parked_files[f.platform_id] += 1
+    counted = _written(spark, tables, batch.id, feed)
     return reconcile(
         batch.id,
         feed,
         {pid: len(fs) for pid, fs in files.items()},
-        landed=_written(spark, tables.bronze(feed), batch.id),
+        landed=counted["bronze"],
         split=split or {},
-        written=_written(spark, tables.silver(feed), batch.id),
-        parked=_written(spark, tables.quarantine, batch.id, feed),
+        written=counted["silver"],
+        parked=counted["quarantine"],
         started=batch.started,
         finished=_now(),
         delivered={pid: sum(f.records or 0 for f in fs) for pid, fs in files.items()},
