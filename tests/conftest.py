@@ -59,13 +59,22 @@ def spark(settings):
         settings,
         "iiap-tests",
         {
-            "spark.sql.shuffle.partitions": "2",
-            "spark.default.parallelism": "2",
+            # Test tables hold a few hundred rows: one partition per shuffle and per Delta state reconstruction
+            # (50 tasks by default, most of the cost of every read, version look-up and commit here). Two
+            # workers share two cores and a JVM keeps more than one busy, so every task and thread is CPU
+            # the other worker waits for: 10 % less CPU per ingest than two partitions.
+            "spark.sql.shuffle.partitions": "1",
+            "spark.default.parallelism": "1",
+            "spark.databricks.delta.snapshotPartitions": "1",
+            # Delta computes a checksum of the table's whole state after every commit (a Spark job each); none
+            # of iiap's code reads it, and it costs 5 % of an ingest's CPU on tables this small.
+            "spark.databricks.delta.writeChecksumFile.enabled": "false",
             "spark.ui.enabled": "false",
             "spark.driver.memory": "3g",
-            # Delta reconstructs a table's state in 50 tasks by default: on tables of a few files that is
-            # most of the cost of every read, version look-up and commit of the end-to-end tests.
-            "spark.databricks.delta.snapshotPartitions": "2",
+            # G1's concurrent threads cost CPU the other worker needs; a 3 GB heap of short-lived test
+            # objects is collected as fast by the serial collector (another 10 % of an ingest's CPU).
+            "spark.driver.extraJavaOptions": f"{settings.profile.spark_conf.get('spark.driver.extraJavaOptions', '')}"
+            " -XX:+UseSerialGC",
         },
     )
     yield session

@@ -21,31 +21,42 @@ def settings_for(settings, lakehouse, landing):
 RUN_COLUMNS = ("batch_id", "ingested_at", "quarantined_at", "started_at", "finished_at")  # name the run, not data
 
 
+def row_differences(left, right, ignore=RUN_COLUMNS) -> tuple[int, int]:
+    """(rows of `left` not in `right`, rows of `right` not in `left`), as multisets over `right`'s columns but
+    `ignore`, in one Spark job: each row counts +1 on the left and -1 on the right. Maps compare by their entries."""
+    from pyspark.sql import functions as F
+
+    keep = [c for c in right.columns if c not in ignore]
+
+    def comparable(frame, side: int):
+        kinds = {f.name: f.dataType.simpleString() for f in frame.schema.fields}
+        cols = [F.array_sort(F.map_entries(c)).alias(c) if kinds[c].startswith("map") else c for c in keep]
+        return frame.select(*cols, F.lit(side).alias("_side"))
+
+    net = comparable(left, 1).unionByName(comparable(right, -1)).groupBy(*keep).agg(F.sum("_side").alias("_net"))
+    extra, missing = net.agg(
+        F.coalesce(F.sum(F.greatest("_net", F.lit(0))), F.lit(0)),
+        F.coalesce(F.sum(F.greatest(-F.col("_net"), F.lit(0))), F.lit(0)),
+    ).first()
+    return extra, missing
+
+
 def ingest_differences(spark, tables, reference) -> list[str]:
     """How the tables an ingest writes differ from a reference lakehouse's, but for the columns that name the run;
     the quality history compared for committed batches only (a crashed batch's validations stay, under its id)."""
-    from pyspark.sql import functions as F
-
     from etl import lake
 
-    def comparable(frame, keep):
-        kinds = {f.name: f.dataType.simpleString() for f in frame.schema.fields}
-        return frame.select(
-            [F.array_sort(F.map_entries(c)).alias(c) if kinds[c].startswith("map") else c for c in keep]
-        )
-
     def differ(name, left, right) -> str | None:
-        keep = [c for c in right.columns if c not in RUN_COLUMNS]
-        left, right = comparable(left, keep), comparable(right, keep)
-        extra, missing = left.exceptAll(right).count(), right.exceptAll(left).count()
+        extra, missing = row_differences(left, right)
         return f"{name}: {extra} rows not in the reference, {missing} missing" if extra or missing else None
 
     out = []
     for path, ref_path in zip(tables.written_by_ingest(), reference.written_by_ingest(), strict=True):
         name = ref_path.rsplit("/", 2)[-2] + "/" + ref_path.rsplit("/", 1)[-1]
-        if lake.exists(spark, path) != lake.exists(spark, ref_path):
-            out.append(f"{name}: {'exists' if lake.exists(spark, path) else 'missing'}, unlike the reference")
-        elif lake.exists(spark, path):
+        here, there = lake.exists(spark, path), lake.exists(spark, ref_path)
+        if here != there:
+            out.append(f"{name}: {'exists' if here else 'missing'}, unlike the reference")
+        elif here:
             out.append(differ(name, lake.read(spark, path), lake.read(spark, ref_path)))
     committed = lake.read(spark, tables.batches).filter("status = 'committed' AND files > 0").select("batch_id")
     history = lake.read(spark, tables.quality_history).join(committed, on="batch_id", how="left_semi")
@@ -66,11 +77,11 @@ def crash_before_write(mp, k: int, tables: str = "") -> None:
 
     real, seen = Tables.write, []
 
-    def write(self, frame, table_id):
+    def write(self, frame, table_id, note=None):
         if table_id.startswith(tables):
             seen.append(table_id)
             if len(seen) == k:
                 raise Crash(f"crashed before write {k} ({table_id})")
-        return real(self, frame, table_id)
+        return real(self, frame, table_id, note)
 
     mp.setattr(Tables, "write", write)

@@ -55,7 +55,9 @@ def reference(spark, settings, landing, tmp_path_factory):
     real = Tables.write
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(
-            Tables, "write", lambda self, frame, table_id: (writes.append(table_id), real(self, frame, table_id))
+            Tables,
+            "write",
+            lambda self, frame, table_id, note=None: (writes.append(table_id), real(self, frame, table_id, note)),
         )
         result = ingest.run(spark, s)
     assert result.feeds["logins"].reconciled
