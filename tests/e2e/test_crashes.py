@@ -26,7 +26,7 @@ from etl.catalog import Tables
 from etl.config import PROJECT_ROOT
 from etl.lease import LakehouseBusy
 from jobs import ingest
-from tests.helpers import Crash, crash_before_write, ingest_differences, settings_for
+from tests.helpers import COLD_JVM_ENV, Crash, crash_before_write, ingest_differences, settings_for
 
 PLATFORMS = ("P01", "P02")
 UNTIL = date(2020, 6, 1)
@@ -127,7 +127,13 @@ def _ingest_process(lakehouse: Path, landing: Path) -> subprocess.Popen:
     """`iiap ingest` in its own process group (its Python process and its Spark JVM)."""
     cmd = [sys.executable, "-m", "jobs", "--lakehouse", str(lakehouse), "--landing", str(landing), "ingest"]
     return subprocess.Popen(
-        cmd, cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
+        cmd,
+        cwd=PROJECT_ROOT,
+        env=os.environ | COLD_JVM_ENV,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
     )
 
 

@@ -30,6 +30,7 @@ from etl.catalog import REFERENCE_TABLES, Tables
 from etl.config import PROJECT_ROOT
 from jobs import economy, index_release
 from jobs.index_cli import index as index_group
+from tests.helpers import COLD_JVM_ENV
 
 ROOT = Path(__file__).resolve().parents[2]
 CONF = ROOT / "conf"
@@ -344,7 +345,7 @@ def test_a_release_killed_mid_run_is_marked_failed_and_the_next_one_is_identical
     client = _client(s)
     experiment = tracking.experiment_id(s, index_release.EXPERIMENT)
     cmd = [sys.executable, "-m", "jobs", "--lakehouse", s.lakehouse, "index", "release"]
-    env = os.environ | {"MLFLOW_TRACKING_URI": tracking.tracking_uri(s)}
+    env = os.environ | COLD_JVM_ENV | {"MLFLOW_TRACKING_URI": tracking.tracking_uri(s)}
     proc = subprocess.Popen(
         cmd, cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
     )
