@@ -3,11 +3,11 @@
     .venv/bin/python benchmarks/session_conf.py LANDING --a k=v ... --b k=v ... [--runs 4] [--rounds 1]
 
 Each side is a process of its own (JVM options such as the garbage collector need their own JVM) that starts a
-session with the test suite's confs (tests/conftest.py) updated by the side's, then ingests LANDING `--runs` times,
-each into a new lakehouse: the first run pays the JVM's warm-up, as the first ingest of a test worker does. It
-prints the wall seconds of each run and the CPU seconds of the whole side (its Python process and its JVM, read
-from /proc), which is what two test workers on two cores compete for. `--base` names the confs both sides start
-from instead: `tests` (default) or `profile` (conf/profiles/local.yaml alone, as `iiap ingest` runs).
+session with the test suite's confs (tests.helpers.spark_test_conf) updated by the side's, then ingests LANDING
+`--runs` times, each into a new lakehouse: the first run pays the JVM's warm-up, as the first ingest of a test
+worker does. It prints the wall seconds of each run and the CPU seconds of the whole side (its Python process and
+its JVM, read from /proc), which is what two test workers on two cores compete for. `--base` names the confs both
+sides start from: `tests` (default) or `profile` (conf/profiles/local.yaml alone, as `iiap ingest` runs).
 """
 
 from __future__ import annotations
@@ -26,20 +26,6 @@ ROOT = Path(__file__).resolve().parents[1]
 KEY = "benchmark-key-0123456789"
 
 
-def _test_conf(settings) -> dict[str, str]:
-    """The extra confs of the test suite's session, without importing pytest's conftest."""
-    java = settings.profile.spark_conf.get("spark.driver.extraJavaOptions", "")
-    return {
-        "spark.sql.shuffle.partitions": "1",
-        "spark.default.parallelism": "1",
-        "spark.databricks.delta.snapshotPartitions": "1",
-        "spark.databricks.delta.writeChecksumFile.enabled": "false",
-        "spark.ui.enabled": "false",
-        "spark.driver.memory": "3g",
-        "spark.driver.extraJavaOptions": f"{java} -XX:+UseSerialGC",
-    }
-
-
 def _cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
@@ -52,10 +38,10 @@ def side(landing: str, work: Path, runs: int, base: str, conf: dict[str, str]) -
     from etl.config import load_settings
     from etl.spark import build_session
     from jobs import ingest
-    from tests.helpers import settings_for
+    from tests.helpers import settings_for, spark_test_conf
 
     settings = load_settings()
-    spark = build_session(settings, "session-conf", {**(_test_conf(settings) if base == "tests" else {}), **conf})
+    spark = build_session(settings, "session-conf", {**(spark_test_conf(settings) if base == "tests" else {}), **conf})
     walls = []
     for i in range(runs):
         lakehouse = work / f"lake_{i}"

@@ -19,7 +19,7 @@ import pytest
 
 from etl.config import load_settings
 from jobs import generate, ingest
-from tests.helpers import SCALE, SEED, settings_for, tiny_generator
+from tests.helpers import SCALE, SEED, settings_for, spark_test_conf, tiny_generator
 
 os.environ.setdefault("IIAP_PSEUDONYM_KEY", "test-only-key-0123456789abcdef")
 os.environ.setdefault("PYARROW_IGNORE_TIMEZONE", "1")  # pyspark.testing imports pandas-on-Spark, which asks for it
@@ -55,28 +55,7 @@ def settings():
 def spark(settings):
     from etl.spark import build_session
 
-    session = build_session(
-        settings,
-        "iiap-tests",
-        {
-            # Test tables hold a few hundred rows: one partition per shuffle and per Delta state reconstruction
-            # (50 tasks by default, most of the cost of every read, version look-up and commit here). Two
-            # workers share two cores and a JVM keeps more than one busy, so every task and thread is CPU
-            # the other worker waits for: 10 % less CPU per ingest than two partitions.
-            "spark.sql.shuffle.partitions": "1",
-            "spark.default.parallelism": "1",
-            "spark.databricks.delta.snapshotPartitions": "1",
-            # Delta computes a checksum of the table's whole state after every commit (a Spark job each); none
-            # of iiap's code reads it, and it costs 5 % of an ingest's CPU on tables this small.
-            "spark.databricks.delta.writeChecksumFile.enabled": "false",
-            "spark.ui.enabled": "false",
-            "spark.driver.memory": "3g",
-            # G1's concurrent threads cost CPU the other worker needs; a 3 GB heap of short-lived test
-            # objects is collected as fast by the serial collector (another 10 % of an ingest's CPU).
-            "spark.driver.extraJavaOptions": f"{settings.profile.spark_conf.get('spark.driver.extraJavaOptions', '')}"
-            " -XX:+UseSerialGC",
-        },
-    )
+    session = build_session(settings, "iiap-tests", spark_test_conf(settings))
     yield session
     session.stop()
 

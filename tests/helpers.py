@@ -18,9 +18,31 @@ def settings_for(settings, lakehouse, landing):
     return settings.model_copy(update={"pipeline": pipeline})
 
 
+def spark_test_conf(settings) -> dict[str, str]:
+    """The extra Spark confs of the test session (and of benchmarks/session_conf.py, which measures them).
+
+    Test tables hold a few hundred rows, and two workers share two cores while one JVM keeps more than one busy, so
+    every task and thread is CPU the other worker waits for: one partition per shuffle and per Delta state
+    reconstruction (50 tasks by default), no post-commit state checksum (a Spark job per commit; no iiap code reads
+    it), the serial collector instead of G1's concurrent threads. Side by side against two partitions, two snapshot
+    tasks, checksums and G1: 0.892 and 0.954 of the CPU per ingest (benchmarks/measured/session_conf.md).
+    """
+    java = settings.profile.spark_conf.get("spark.driver.extraJavaOptions", "")
+    return {
+        "spark.sql.shuffle.partitions": "1",
+        "spark.default.parallelism": "1",
+        "spark.databricks.delta.snapshotPartitions": "1",
+        "spark.databricks.delta.writeChecksumFile.enabled": "false",
+        "spark.ui.enabled": "false",
+        "spark.driver.memory": "3g",
+        "spark.driver.extraJavaOptions": f"{java} -XX:+UseSerialGC".strip(),
+    }
+
+
 # A job run as a subprocess by a test starts its own JVM, cold, beside the other worker's. The optimising JIT
 # compiler (C2) costs that cold JVM a third of its CPU: a small `iiap ingest` took 137 CPU-s (77.9 s) with it
-# and 96 CPU-s (69.3 s) with C1 alone. The tests' subprocesses run on C1 (etl.spark.quick_start_conf's option).
+# and 96 CPU-s (69.3 s) with C1 alone (one run each, not side by side). The tests' subprocesses run on C1
+# (etl.spark.quick_start_conf's option).
 COLD_JVM_ENV = {"JAVA_TOOL_OPTIONS": "-XX:TieredStopAtLevel=1"}
 
 
