@@ -50,7 +50,7 @@ def main() -> None:
                     by_platform.setdefault(f.platform_id, []).append(f)
             for pid, fs in sorted(by_platform.items()):
                 c = settings.contracts[pid]
-                total += to_bronze(read_raw(spark, fs, c), c, feed, settings.feeds.feeds[feed]).count()
+                total += to_bronze(read_raw(spark, fs, {pid: c}), {pid: c}, feed, settings.feeds.feeds[feed]).count()
         return total
 
     rows = read()  # warm-up

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Mapping
 from functools import reduce
 
 from pyspark.sql import Column, DataFrame, SparkSession
@@ -16,7 +17,7 @@ from pyspark.sql import types as T
 
 from etl.config import Contract, FeedSpec
 from etl.landing import LandingFile
-from etl.textio import literal_path, read_joined_lines, read_lines
+from etl.textio import literal_path, read_joined_lines, read_lines, spark_file_names
 
 MALFORMED, NUL_BYTE, UNBALANCED_QUOTE = "malformed_record", "nul_byte", "unbalanced_quote"
 RAW_SCHEMA = T.StructType(
@@ -40,11 +41,11 @@ def _line_error(line: Column, csv_quotes: bool) -> Column:
     return error
 
 
-def _raw_json(spark: SparkSession, paths: list[str], contract: Contract, encoding: str) -> DataFrame:
+def _raw_json(lines: DataFrame) -> DataFrame:
     fields = F.from_json(F.col("line"), T.MapType(T.StringType(), T.StringType()))
     error = _line_error(F.col("line"), csv_quotes=False)
-    return read_lines(spark, paths, encoding).select(
-        F.lit(contract.platform_id).alias("platform_id"),
+    return lines.select(
+        "platform_id",
         "source_file",
         F.col("line").alias("raw_record"),
         F.when(error.isNull(), fields).alias("fields"),
@@ -60,14 +61,15 @@ def _csv_lines(spark: SparkSession, files: list[LandingFile], encoding: str) -> 
     return reduce(DataFrame.unionByName, parts)
 
 
-def _raw_csv(lines: DataFrame, contract: Contract, header: list[str], header_line: str) -> DataFrame:
-    names = [f"c{i}" for i in range(len(header))]
+def _raw_csv(lines: DataFrame, delimiter: str, width: int) -> DataFrame:
+    """CSV lines of files whose headers are `width` names, each line with its file's `header` and `header_line`."""
+    names = [f"c{i}" for i in range(width)]
     schema = ", ".join(f"{n} string" for n in [*names, "_overflow"])
     parsed = F.from_csv(
         F.col("line"),
         schema,
         {
-            "sep": contract.delimiter,
+            "sep": delimiter,
             "quote": '"',
             "escape": '"',
             "nullValue": _CSV_NULL,
@@ -77,64 +79,100 @@ def _raw_csv(lines: DataFrame, contract: Contract, header: list[str], header_lin
     )
     # Too many tokens fill _overflow. Too few: counted by splitting when the line has no
     # quotes (a quoted field may hold the delimiter); quoted lines are judged by _overflow only.
-    tokens = F.size(F.split(F.col("line"), re.escape(contract.delimiter), -1))
-    wrong_width = F.col("p._overflow").isNotNull() | (~F.col("line").contains('"') & (tokens != len(header)))
+    tokens = F.size(F.split(F.col("line"), re.escape(delimiter), -1))
+    wrong_width = F.col("p._overflow").isNotNull() | (~F.col("line").contains('"') & (tokens != width))
     error = _line_error(F.col("line"), csv_quotes=True)
     return (
-        lines.filter(F.col("line") != F.lit(header_line))
-        .select("line", "source_file", parsed.alias("p"), error.alias("error"))
+        lines.filter(~F.col("line").eqNullSafe(F.col("header_line")))
+        .select("platform_id", "source_file", "line", "header", parsed.alias("p"), error.alias("error"))
         .select(
-            F.lit(contract.platform_id).alias("platform_id"),
+            "platform_id",
             "source_file",
             F.col("line").alias("raw_record"),
             F.when(
                 F.col("error").isNull() & ~wrong_width,
-                F.map_from_arrays(
-                    F.array(*[F.lit(h) for h in header]),
-                    F.array(*[F.coalesce(F.col(f"p.{n}"), F.lit("")) for n in names]),
-                ),
+                F.map_from_arrays(F.col("header"), F.array(*[F.coalesce(F.col(f"p.{n}"), F.lit("")) for n in names])),
             ).alias("fields"),
             F.coalesce(F.col("error"), F.when(wrong_width, F.lit(MALFORMED))).alias("parse_error"),
         )
     )
 
 
-def _raw_parquet(spark: SparkSession, paths: list[str], contract: Contract, columns: list[str]) -> DataFrame:
-    df = spark.read.parquet(*[literal_path(p) for p in paths])
-    return df.select(
-        F.lit(contract.platform_id).alias("platform_id"),
-        F.col("_metadata.file_path").alias("source_file"),
+def _raw_parquet(files: DataFrame, columns: list[str]) -> DataFrame:
+    return files.select(
+        "platform_id",
+        "source_file",
         F.to_json(F.struct(*[F.col(c) for c in columns])).alias("raw_record"),
         F.create_map(*[x for c in columns for x in (F.lit(c), F.col(c).cast("string"))]).alias("fields"),
         F.lit(None).cast("string").alias("parse_error"),
     )
 
 
-def read_raw(spark: SparkSession, files: list[LandingFile], contract: Contract) -> DataFrame:
-    """Parse one platform's files of one feed, grouped by what their file check found: the encoding they are read
-    in, and their CSV header or Parquet schema (so no file is opened on the driver here)."""
+FILE_SCHEMA = "source_file string, platform_id string, header array<string>, header_line string"
+
+
+def _with_files(spark: SparkSession, rows: DataFrame, files: list[LandingFile]) -> DataFrame:
+    """`rows` (read from `files`) with each file's platform and CSV header, joined on the name Spark gives the file.
+
+    A row whose file is not found keeps a NULL platform: reconciliation then stops the batch, nothing is lost.
+    """
+    names = spark_file_names(spark, [f.path for f in files])
+    known = spark.createDataFrame(
+        [
+            (names[f.path], f.platform_id, list(f.columns) if f.header_line is not None else None, f.header_line)
+            for f in files
+        ],
+        FILE_SCHEMA,
+    )
+    return rows.join(F.broadcast(known), on="source_file", how="left")
+
+
+def _reader(f: LandingFile, contract: Contract) -> tuple:
+    """Files with one reader key are read in one scan, whatever their platform: JSON lines by encoding, CSV by
+    encoding, delimiter and header width (names and header line come per file), Parquet by schema."""
+    encoding = f.encoding or contract.encoding
+    if contract.format == "jsonl":
+        return ("jsonl", encoding)
+    if contract.format == "csv":
+        return ("csv", encoding, contract.delimiter, len(f.columns))
+    return ("parquet", f.columns, f.column_types)
+
+
+def read_raw(spark: SparkSession, files: list[LandingFile], contracts: Mapping[str, Contract]) -> DataFrame:
+    """Parse one feed's files of any platforms: one scan per reader key (see `_reader`), from what their file check
+    found (encoding, CSV header, Parquet schema), so no file is opened on the driver here."""
     groups: dict[tuple, list[LandingFile]] = defaultdict(list)
     for f in files:
-        groups[(f.encoding or contract.encoding, f.columns, f.column_types, f.header_line or "")].append(f)
+        groups[_reader(f, contracts[f.platform_id])].append(f)
     parts = []
-    for (encoding, columns, _, header_line), group in sorted(groups.items()):
+    for key, group in sorted(groups.items()):
         paths = [f.path for f in group]
-        if contract.format == "jsonl":
-            parts.append(_raw_json(spark, paths, contract, encoding))
-        elif contract.format == "csv":
-            parts.append(_raw_csv(_csv_lines(spark, group, encoding), contract, list(columns), header_line))
+        if key[0] == "jsonl":
+            parts.append(_raw_json(_with_files(spark, read_lines(spark, paths, key[1]), group)))
+        elif key[0] == "csv":
+            _, encoding, delimiter, width = key
+            parts.append(_raw_csv(_with_files(spark, _csv_lines(spark, group, encoding), group), delimiter, width))
         else:
-            parts.append(_raw_parquet(spark, paths, contract, list(columns)))
+            read = spark.read.parquet(*[literal_path(p) for p in paths])
+            rows = read.select(*key[1], F.col("_metadata.file_path").alias("source_file"))
+            parts.append(_raw_parquet(_with_files(spark, rows, group), list(key[1])))
     return reduce(DataFrame.unionByName, parts)
 
 
-def to_bronze(raw: DataFrame, contract: Contract, feed: str, spec: FeedSpec) -> DataFrame:
-    """Rename the contract's fields to canonical names (still text) and record missing and unknown fields."""
-    mapping = contract.fields[feed]
-    known = F.array(*[F.lit(src) for src in mapping.values()])
+def _by_platform(contracts: Mapping[str, Contract], value) -> Column:
+    """`value(contract)` of the row's platform: a literal map from platform id, looked up per row."""
+    pairs = [x for pid, c in sorted(contracts.items()) for x in (F.lit(pid), value(c))]
+    return F.try_element_at(F.create_map(*pairs), F.col("platform_id"))
+
+
+def to_bronze(raw: DataFrame, contracts: Mapping[str, Contract], feed: str, spec: FeedSpec) -> DataFrame:
+    """Rename each platform's fields to canonical names (still text), in feeds.yaml's order, and record missing and
+    unknown fields. `contracts`: the contracts of the platforms in `raw`."""
+    source = {name: _by_platform(contracts, lambda c, n=name: F.lit(c.fields[feed][n])) for name in spec.fields}
+    known = _by_platform(contracts, lambda c: F.array(*[F.lit(src) for src in c.fields[feed].values()]))
     no_fields, no_names = F.create_map().cast("map<string,string>"), F.array().cast("array<string>")
     fields = F.coalesce(F.col("fields"), no_fields)
-    present = [(name, F.map_contains_key(fields, mapping[name])) for name, f in spec.fields.items() if f.required]
+    present = [(name, F.map_contains_key(fields, source[name])) for name, f in spec.fields.items() if f.required]
     # Spark interprets lambdas row by row (no codegen): they run only on the rare record
     # that misses a field or carries an unknown one, found first by compiled checks.
     missing = F.when(reduce(lambda a, b: a & b, [p for _, p in present], F.lit(True)), no_names).otherwise(
@@ -151,5 +189,5 @@ def to_bronze(raw: DataFrame, contract: Contract, feed: str, spec: FeedSpec) -> 
         "parse_error",
         F.when(F.col("parse_error").isNull(), missing).otherwise(no_names).alias("missing_fields"),
         extra.alias("extra_fields"),
-        *[F.col("fields").getItem(src).alias(name) for name, src in mapping.items()],
+        *[F.try_element_at(F.col("fields"), source[name]).alias(name) for name in spec.fields],
     )

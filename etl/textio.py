@@ -8,7 +8,10 @@ pyarrow: etl.synthetic.delivery_files.)
 
 from __future__ import annotations
 
+import os
 import re
+import string
+import unicodedata
 
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
@@ -37,6 +40,48 @@ _GLOB = re.compile(r"([\\\[\]{}*?])")
 def literal_path(path: str) -> str:
     """A path Spark reads as the one file it names: Spark globs every path, so its glob characters are escaped."""
     return _GLOB.sub(r"\\\1", path)
+
+
+# java.net.URI keeps these ASCII characters of a path as they are (unreserved, punct, "/" and "@"); it quotes every
+# other ASCII character, and of the rest only space and control characters (as UTF-8 octets).
+_URI_PATH_KEEPS = frozenset(string.ascii_letters + string.digits + "-_.!~*'()" + ",;:$&+=" + "/@")
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):(.*)$", re.DOTALL)
+
+
+def _uri_path(path: str) -> str:
+    """`path` quoted as java.net.URI quotes a path component (its multi-argument constructors)."""
+    return "".join(
+        ch
+        if ch in _URI_PATH_KEEPS or (ord(ch) >= 0x80 and unicodedata.category(ch) not in ("Cc", "Zs", "Zl", "Zp"))
+        else "".join(f"%{b:02X}" for b in ch.encode("utf-8"))
+        for ch in path
+    )
+
+
+def spark_file_names(spark: SparkSession, paths: list[str]) -> dict[str, str]:
+    """The name Spark gives each file in `_metadata.file_path`: its scheme and authority as the file system qualifies
+    them (asked of the JVM once per file system), then its path quoted as java.net.URI quotes it (spaces, brackets,
+    braces, `%`, `#`, `?` become octets; `/a b[1].csv` -> `file:/a%20b%5B1%5D.csv`)."""
+    prefixes: dict[str, str] = {}
+    names = {}
+    for p in paths:
+        m = _SCHEME.match(p) if "://" in p or p.startswith("file:") else None
+        root, rest = (f"{m[1]}:", m[2]) if m else ("", os.path.abspath(p))
+        if rest.startswith("//"):
+            authority, _, rest = rest[2:].partition("/")
+            root, rest = f"{root}//{authority}", "/" + rest
+        if root not in prefixes:
+            prefixes[root] = _qualified_root(spark, root + "/")
+        names[p] = prefixes[root] + _uri_path(re.sub("/+", "/", rest))  # as Hadoop's Path normalises it
+    return names
+
+
+def _qualified_root(spark: SparkSession, root: str) -> str:
+    """`file:` or `s3a://bucket` or `hdfs://namenode:8020`: scheme and authority as Spark names a file under root."""
+    jvm = spark._jvm
+    path = jvm.org.apache.hadoop.fs.Path(root)
+    uri = path.getFileSystem(spark._jsc.hadoopConfiguration()).makeQualified(path).toUri()
+    return jvm.org.apache.hadoop.fs.Path(uri.getScheme(), uri.getAuthority(), "/").toUri().toString()[:-1]
 
 
 def _lines(spark: SparkSession, paths: list[str], encoding: str, *extra) -> DataFrame:

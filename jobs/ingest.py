@@ -229,13 +229,11 @@ def read_bronze(
     spark: SparkSession, settings: Settings, batch: Batch, feed: str, platforms: dict[str, list[LandingFile]]
 ) -> DataFrame:
     """The feed's files of every platform, read through each platform's contract, with the batch's lineage."""
-    spec = settings.feeds.feeds[feed]
-    parts = [
-        to_bronze(read_raw(spark, fs, settings.contracts[pid]), settings.contracts[pid], feed, spec)
-        for pid, fs in sorted(platforms.items())
-    ]
+    files = [f for _, fs in sorted(platforms.items()) for f in fs]
+    contracts = {pid: settings.contracts[pid] for pid in platforms}
     lineage = [F.lit(batch.id).alias("batch_id"), F.lit(batch.started).alias("ingested_at")]
-    return reduce(DataFrame.unionByName, parts).select(*lineage, "*")
+    bronze = to_bronze(read_raw(spark, files, contracts), contracts, feed, settings.feeds.feeds[feed])
+    return bronze.select(*lineage, "*")
 
 
 def process(spark: SparkSession, settings: Settings, batch: Batch, pipeline: FeedPipeline, progress) -> Processed:

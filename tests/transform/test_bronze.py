@@ -34,7 +34,7 @@ def test_to_bronze_renames_fields_and_records_missing_and_unknown_ones(spark, se
         ],
         RAW_SCHEMA,
     )
-    got = to_bronze(raw, contract, "logins", spec)
+    got = to_bronze(raw, {"P02": contract}, "logins", spec)
     day = date(2020, 6, 2)
     expected = spark.createDataFrame(
         [
