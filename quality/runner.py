@@ -8,6 +8,7 @@ data-quality team reads. Every outcome is also appended to ops/quality_history.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import time
@@ -102,6 +103,18 @@ def _session_conf(spark: SparkSession, conf: dict[str, str]):
 def _sample(values) -> tuple[str, ...]:
     """Unexpected values as text; a missing value is no sample (the count says how many)."""
     return tuple(str(v) for v in (values or []) if v is not None)
+
+
+def _unbound(config):
+    """The expectation of a stored result, as one that belongs to no suite yet."""
+    expectation = config.to_domain_obj()
+    expectation.id = None
+    return expectation
+
+
+def _identity(config) -> str:
+    """An expectation by its type and arguments (its id is the stored suite's, not the sampling suite's)."""
+    return json.dumps([config.type, config.kwargs], sort_keys=True, default=str)
 
 
 class Validator:
@@ -215,18 +228,17 @@ class Validator:
             gx.Checkpoint(
                 name=suite_name,
                 validation_definitions=[definition],
-                # BASIC: counts and a sample of values; SUMMARY would add a value-count job per failing expectation
-                result_format={"result_format": "BASIC", "partial_unexpected_count": self.spec.unexpected_samples},
+                # BASIC: counts, and samples (below); SUMMARY would add a value-count job per failing expectation.
+                # No sample here: GE would query one per expectation, passing or not (LIMIT 0 runs no job).
+                result_format={"result_format": "BASIC", "partial_unexpected_count": 0},
             )
         )
-        # A BASIC sample is a filter + LIMIT per expectation; Spark scans a LIMIT one partition, then 4,
-        # 16, ... in separate jobs until it has enough rows, so a passing expectation costs several
-        # jobs. Starting with every partition makes each sample one job (each task stops at the limit).
-        partitions = str(max(1, frame.rdd.getNumPartitions()))
-        with _session_conf(self.spark, {"spark.sql.limit.initialNumPartitions": partitions}):
-            result = checkpoint.run(
-                batch_parameters={"dataframe": frame}, run_id=gx.RunIdentifier(run_name=f"{self.batch_id}")
-            )
+        result = checkpoint.run(
+            batch_parameters={"dataframe": frame}, run_id=gx.RunIdentifier(run_name=f"{self.batch_id}")
+        )
+        for key, validation in result.run_results.items():
+            if self._add_samples(batch_def, frame, validation):
+                self.gx.validation_results_store.set(key, validation)  # what Data Docs shows carries the samples
         self._results += list(result.run_results)
         outcomes: list[Outcome] = []
         for validation in result.run_results.values():
@@ -261,6 +273,34 @@ class Validator:
                 )
         self.outcomes += outcomes
         return outcomes
+
+    def _add_samples(self, batch_def, frame: DataFrame, validation) -> bool:
+        """Put a sample of unexpected values into each result that found some, from a second validation of those
+        expectations alone: a sample costs a query, and most expectations find nothing. True if any was added."""
+        wanted = [
+            r
+            for r in validation.results
+            if (r.result or {}).get("unexpected_count")
+            and not (r.expectation_config.meta or {}).get("presence")
+            and not (r.expectation_config.meta or {}).get("key_count")
+        ]
+        if not wanted or not self.spec.unexpected_samples:
+            return False
+        suite = gx.ExpectationSuite(name="samples", expectations=[_unbound(r.expectation_config) for r in wanted])
+        # A sample is a filter + LIMIT; Spark scans a LIMIT one partition, then 4, 16, ... in separate jobs until it
+        # has enough rows. Starting with every partition makes each sample one job (each task stops at the limit).
+        partitions = str(max(1, frame.rdd.getNumPartitions()))
+        with _session_conf(self.spark, {"spark.sql.limit.initialNumPartitions": partitions}):
+            sampled = batch_def.get_batch(batch_parameters={"dataframe": frame}).validate(
+                suite,
+                result_format={"result_format": "BASIC", "partial_unexpected_count": self.spec.unexpected_samples},
+            )
+        found = {
+            _identity(r.expectation_config): (r.result or {}).get("partial_unexpected_list") for r in sampled.results
+        }
+        for r in wanted:
+            r.result["partial_unexpected_list"] = found[_identity(r.expectation_config)]
+        return True
 
     def breaches(self) -> list[Outcome]:
         return [o for o in self.outcomes if o.gate_breached]

@@ -357,3 +357,21 @@ def test_a_later_run_on_the_same_ge_project_replaces_the_suite(spark, tmp_path):
         "b1",
         "b2",
     ]
+
+
+def test_samples_come_only_from_expectations_that_found_values_and_are_stored_for_data_docs(spark, validator):
+    rules = (
+        Rule(name="neg", check="between", column="v", min=0, action="warn", doc="d"),
+        Rule(name="huge", check="between", column="v", max=1000, action="warn", doc="d"),
+    )
+    df = spark.createDataFrame([(-1.0,), (-2.0,), (-3.0,), (-4.0,), (5.0,), (None,)], "v double")
+    neg, huge = validator.validate("t.samples", df, rules)
+    assert (neg.rule, neg.unexpected_count, len(neg.samples)) == ("neg", 4, 3)  # unexpected_samples: 3
+    assert set(neg.samples) <= {"-1.0", "-2.0", "-3.0", "-4.0"}
+    assert (huge.rule, huge.unexpected_count, huge.samples) == ("huge", 0, ())
+    [key] = validator._results
+    stored = {
+        r.expectation_config.meta["rule"]: r.result for r in validator.gx.validation_results_store.get(key).results
+    }
+    assert [str(v) for v in stored["neg"]["partial_unexpected_list"]] == list(neg.samples)
+    assert (stored["neg"]["unexpected_count"], stored["huge"]["partial_unexpected_list"]) == (4, [])
