@@ -34,6 +34,9 @@ def _uses_one_shot(item) -> bool:
     return "one_shot" in getattr(item, "fixturenames", ())
 
 
+# tryfirst: xdist's worker turns xdist_group marks into scheduling groups in this same hook, so the marks must be
+# on the items before it runs (tests/unit/test_test_grouping.py checks that they are).
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
     """Each test is marked with its folder's kind, and with the xdist group that keeps its module on one worker."""
     root = Path(__file__).parent
