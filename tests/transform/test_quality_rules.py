@@ -359,7 +359,7 @@ def test_a_later_run_on_the_same_ge_project_replaces_the_suite(spark, tmp_path):
     ]
 
 
-def test_samples_come_only_from_expectations_that_found_values_and_are_stored_for_data_docs(spark, validator):
+def test_samples_are_capped_found_only_where_values_were_unexpected_and_stored_for_data_docs(spark, validator):
     rules = (
         Rule(name="neg", check="between", column="v", min=0, action="warn", doc="d"),
         Rule(name="huge", check="between", column="v", max=1000, action="warn", doc="d"),
