@@ -26,6 +26,7 @@ class FeedCounts:
     split_mismatch: int = 0  # platforms whose split rows differ from their bronze rows
     file_mismatch: int = 0  # platforms whose bronze rows differ from the records the file check counted
     files_quarantined: int = 0
+    unattributed: int = 0  # bronze rows with no platform: read from a file the batch's file check did not list
 
     @property
     def duplicates(self) -> int:
@@ -36,6 +37,7 @@ class FeedCounts:
         return (
             self.split_mismatch == 0
             and self.file_mismatch == 0
+            and self.unattributed == 0
             and self.rows_read == self.new + self.update + self.quarantine + self.duplicates
         )
 
@@ -46,6 +48,8 @@ class FeedCounts:
         lost = f" ({self.split_mismatch} platforms lost or multiplied rows after bronze)" if self.split_mismatch else ""
         if self.file_mismatch:
             lost += f" ({self.file_mismatch} platforms' bronze rows differ from the records in their files)"
+        if self.unattributed:
+            lost += f" ({self.unattributed} bronze rows came from a file the batch's file check did not list)"
         return (
             f"batch {batch_id} feed {feed}: read {self.rows_read} rows but wrote {self.new + self.update} to silver, "
             f"{self.quarantine} to quarantine and removed {self.duplicates} duplicates{lost}; "
@@ -107,7 +111,8 @@ def reconcile(
     counts = FeedCounts(files=sum(files.values()), files_quarantined=sum(parked_files.values()))
     out = Reconciliation(counts)
     empty = dict.fromkeys(SPLIT_KEYS, 0)
-    for pid in sorted(set(landed) | set(split) | set(files) | set(parked_files)):
+    counts.unattributed = landed.get(None, 0)  # no platform to audit them under: the batch stops on them
+    for pid in sorted((set(landed) | set(split) | set(files) | set(parked_files)) - {None}):
         c = split.get(pid, empty)
         read, updated, quarantined = landed.get(pid, 0), c[UPDATE], parked.get(pid, 0)
         inserted = written.get(pid, 0) - updated

@@ -331,3 +331,37 @@ def test_ingest_refuses_another_pseudonymisation_key_until_told_it_is_a_rotation
         "deliberate key rotation, rerun with --rotate-key"
     )
     assert ingest.run(spark, clean.settings, rotate_key=True).batch_id is None  # allowed; nothing new to ingest
+
+
+def test_rows_of_a_file_whose_spark_name_is_not_matched_stop_the_batch_unwritten(spark, runs, tmp_path):
+    """Bronze gives each row its platform by joining on the name Spark reads the file under: a name computed wrong
+    leaves the file's rows without a platform, and the per-platform reconciliation stops the batch, nothing lost."""
+    import etl.bronze
+
+    landing = tmp_path / "landing"
+    for pid in ("P01", "P02"):  # enough rows that one file's stay under the unknown-tenant gate (20 %)
+        shutil.copytree(runs["root"] / "clean" / pid, landing / pid)
+    s = settings_for(runs["clean"].settings, tmp_path / "lake", str(landing))
+    real = etl.bronze.spark_file_names
+    miss = sorted((landing / "P01" / "logins").rglob("*.jsonl.gz"))[0]
+
+    def one_name_wrong(spark_, paths):
+        return {p: n + "-not-this-one" if p == str(miss) else n for p, n in real(spark_, paths).items()}
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(etl.bronze, "spark_file_names", one_name_wrong)
+        with pytest.raises(ingest.ReconciliationError) as stopped:
+            ingest.run(spark, s)
+    said = re.fullmatch(
+        r"batch \S+ feed logins: read \d+ rows but wrote \d+ to silver, \d+ to quarantine and removed \d+ duplicates "
+        r"\(1 platforms' bronze rows differ from the records in their files\) \((\d+) bronze rows came from a file "
+        r"the batch's file check did not list\); the batch stays uncommitted \(run ingest --recover\)",
+        str(stopped.value),
+    )
+    assert said is not None, str(stopped.value)
+    t = Tables(s)
+    assert sorted(r.status for r in lake.read(spark, t.batches).collect()) == ["started"]
+    lines = len(gzip.decompress(miss.read_bytes()).decode().splitlines())
+    assert int(said[1]) == lines
+    orphans = lake.read(spark, t.bronze("logins")).filter(F.col("platform_id").isNull())
+    assert orphans.count() == lines  # kept in the uncommitted batch for --recover to roll back, not dropped

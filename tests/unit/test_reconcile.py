@@ -120,3 +120,26 @@ def test_bronze_rows_that_differ_from_the_records_in_the_files_do_not_reconcile(
         "(1 platforms' bronze rows differ from the records in their files); "
         "the batch stays uncommitted (run ingest --recover)"
     )
+
+
+def test_bronze_rows_without_a_platform_stop_the_feed_and_are_named():
+    # a file Spark read under a name the file check did not list: its 3 rows have no platform (and P01 misses them)
+    rec = reconcile(
+        "b1",
+        "logins",
+        {"P01": 2},
+        landed={"P01": 7, None: 3},
+        split={"P01": split(7, new=7), None: split(3, quarantine=3)},
+        written={"P01": 7},
+        parked={None: 3},
+        started=T0,
+        finished=T1,
+        delivered={"P01": 10},
+    )
+    assert [r.as_tuple()[2:13] for r in rec.audit] == [("P01", 2, 0, 10, 7, 7, 0, 0, 0, 0, False)]
+    assert (rec.counts.rows_read, rec.counts.unattributed, rec.counts.reconciled) == (7, 3, False)
+    assert rec.counts.problem("b1", "logins") == (
+        "batch b1 feed logins: read 7 rows but wrote 7 to silver, 0 to quarantine and removed 0 duplicates "
+        "(1 platforms' bronze rows differ from the records in their files) (3 bronze rows came from a file the "
+        "batch's file check did not list); the batch stays uncommitted (run ingest --recover)"
+    )
