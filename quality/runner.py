@@ -8,7 +8,7 @@ data-quality team reads. Every outcome is also appended to ops/quality_history.
 
 from __future__ import annotations
 
-import json
+import copy
 import logging
 import os
 import time
@@ -112,9 +112,32 @@ def _unbound(config):
     return expectation
 
 
-def _identity(config) -> str:
-    """An expectation by its type and arguments (its id is the stored suite's, not the sampling suite's)."""
-    return json.dumps([config.type, config.kwargs], sort_keys=True, default=str)
+def unexpected_values(batch, configs: list, n: int) -> list[list]:
+    """Up to n unexpected values of each (map) expectation on `batch`, as GE's BASIC result would list them.
+
+    The expectation states its own metric dependencies for that result format; of them only the one ending in
+    `.unexpected_values` is resolved, so the unexpected counts (one aggregation over the batch) are not computed
+    again. GE's Validator is the engine-level API that resolves named metrics on loaded batches.
+    """
+    from great_expectations.validator.validator import Validator as MetricResolver
+
+    engine = batch.data.execution_engine
+    resolver = MetricResolver(execution_engine=engine, data_context=batch.datasource.data_context, batches=[batch])
+    runtime = {"result_format": {"result_format": "BASIC", "partial_unexpected_count": n}}
+    metrics = []
+    for config in configs:
+        bound = copy.deepcopy(config)
+        bound.kwargs.update({"batch_id": batch.id})
+        expectation = bound.to_domain_obj()
+        deps = expectation.get_validation_dependencies(execution_engine=engine, runtime_configuration=runtime)
+        metric = deps.get_metric_configuration(f"{getattr(expectation, 'map_metric', None)}.unexpected_values")
+        if metric is None:
+            raise TypeError(f"{config.type} is not a map expectation: it has no unexpected values to sample")
+        metrics.append(metric)
+    resolved, aborted = resolver.compute_metrics(metrics, runtime_configuration=None)
+    if aborted:
+        raise RuntimeError(f"Great Expectations could not sample unexpected values: {sorted(map(str, aborted))}")
+    return [list(resolved[m.id])[:n] for m in metrics]
 
 
 class Validator:
@@ -275,8 +298,9 @@ class Validator:
         return outcomes
 
     def _add_samples(self, batch_def, frame: DataFrame, validation) -> bool:
-        """Put a sample of unexpected values into each result that found some, from a second validation of those
-        expectations alone: a sample costs a query, and most expectations find nothing. True if any was added."""
+        """Put a sample of unexpected values into each result that found some: a sample costs a query, and most
+        expectations find nothing. Only GE's `unexpected_values` metric of those expectations is resolved (a filter
+        and a LIMIT each); their counts are the checkpoint's. True if any was added."""
         wanted = [
             r
             for r in validation.results
@@ -286,20 +310,17 @@ class Validator:
         ]
         if not wanted or not self.spec.unexpected_samples:
             return False
-        suite = gx.ExpectationSuite(name="samples", expectations=[_unbound(r.expectation_config) for r in wanted])
         # A sample is a filter + LIMIT; Spark scans a LIMIT one partition, then 4, 16, ... in separate jobs until it
         # has enough rows. Starting with every partition makes each sample one job (each task stops at the limit).
         partitions = str(max(1, frame.rdd.getNumPartitions()))
         with _session_conf(self.spark, {"spark.sql.limit.initialNumPartitions": partitions}):
-            sampled = batch_def.get_batch(batch_parameters={"dataframe": frame}).validate(
-                suite,
-                result_format={"result_format": "BASIC", "partial_unexpected_count": self.spec.unexpected_samples},
+            found = unexpected_values(
+                batch_def.get_batch(batch_parameters={"dataframe": frame}),
+                [r.expectation_config for r in wanted],
+                self.spec.unexpected_samples,
             )
-        found = {
-            _identity(r.expectation_config): (r.result or {}).get("partial_unexpected_list") for r in sampled.results
-        }
-        for r in wanted:
-            r.result["partial_unexpected_list"] = found[_identity(r.expectation_config)]
+        for r, values in zip(wanted, found, strict=True):
+            r.result["partial_unexpected_list"] = values
         return True
 
     def breaches(self) -> list[Outcome]:

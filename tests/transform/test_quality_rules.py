@@ -1,8 +1,10 @@
 """Each rule check, on a small frame that breaks it and one that does not: routing and GE agree on the count."""
 
+import json
 import re
 from datetime import datetime
 
+import great_expectations as gx
 import pytest
 from pyspark.sql import functions as F
 from pyspark.testing import assertDataFrameEqual
@@ -13,7 +15,7 @@ from quality.context import RuleContext
 from quality.forms import broken, with_key_counts
 from quality.references import MissingReferenceTable, with_found_flags
 from quality.routing import route
-from quality.runner import QualityGateFailed, Validator
+from quality.runner import QualityGateFailed, Validator, _unbound
 from quality.spec import QualitySpec, Rule, load_quality
 
 CTX = RuleContext(
@@ -362,16 +364,23 @@ def test_a_later_run_on_the_same_ge_project_replaces_the_suite(spark, tmp_path):
 def test_samples_are_capped_found_only_where_values_were_unexpected_and_stored_for_data_docs(spark, validator):
     rules = (
         Rule(name="neg", check="between", column="v", min=0, action="warn", doc="d"),
+        Rule(name="late", check="not_after", column="v", limit_column="lim", action="warn", doc="d"),
         Rule(name="huge", check="between", column="v", max=1000, action="warn", doc="d"),
     )
-    df = spark.createDataFrame([(-1.0,), (-2.0,), (-3.0,), (-4.0,), (5.0,), (None,)], "v double")
-    neg, huge = validator.validate("t.samples", df, rules)
-    assert (neg.rule, neg.unexpected_count, len(neg.samples)) == ("neg", 4, 3)  # unexpected_samples: 3
-    assert set(neg.samples) <= {"-1.0", "-2.0", "-3.0", "-4.0"}
-    assert (huge.rule, huge.unexpected_count, huge.samples) == ("huge", 0, ())
-    [key] = validator._results
-    stored = {
-        r.expectation_config.meta["rule"]: r.result for r in validator.gx.validation_results_store.get(key).results
+    df = spark.createDataFrame(
+        [(-1.0, 0.0), (-2.0, -5.0), (-3.0, 0.0), (-4.0, -9.0), (5.0, 1.0), (None, 0.0)], "v double, lim double"
+    ).coalesce(1)
+    found = {o.rule: (o.unexpected_count, o.samples) for o in validator.validate("t.samples", df, rules)}
+    assert found == {
+        "neg": (4, ("-1.0", "-2.0", "-3.0")),  # capped at unexpected_samples: 3
+        "late": (3, ("(-5.0, -2.0)", "(-9.0, -4.0)", "(1.0, 5.0)")),
+        "huge": (0, ()),
     }
-    assert [str(v) for v in stored["neg"]["partial_unexpected_list"]] == list(neg.samples)
-    assert (stored["neg"]["unexpected_count"], stored["huge"]["partial_unexpected_list"]) == (4, [])
+    [key] = validator._results
+    stored = validator.gx.validation_results_store.get(key).results
+    # the same samples as Great Expectations' own validation with samples, in the result Data Docs shows
+    batch = validator.datasource.get_asset("t.samples").batch_definitions[0].get_batch({"dataframe": df})
+    suite = gx.ExpectationSuite(name="reference", expectations=[_unbound(r.expectation_config) for r in stored])
+    own = batch.validate(suite, result_format={"result_format": "BASIC", "partial_unexpected_count": 3}).results
+    as_stored = [json.dumps(r.result, sort_keys=True) for r in own]  # the store keeps tuples as JSON lists
+    assert [json.dumps(r.result, sort_keys=True) for r in stored] == as_stored
