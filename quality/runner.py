@@ -9,6 +9,7 @@ data-quality team reads. Every outcome is also appended to ops/quality_history.
 from __future__ import annotations
 
 import copy
+import itertools
 import logging
 import os
 import time
@@ -167,6 +168,7 @@ class Validator:
         self.docs_index: str | None = None
         self.seconds = 0.0  # wall time spent in GE (validation, results, Data Docs)
         self.timings: dict[str, tuple[float, int]] = {}  # suite (or "data_docs") -> (seconds, Spark jobs run)
+        self._calls = itertools.count()
         self._results: list = []  # validation result ids of this run, for Data Docs
 
     @classmethod
@@ -208,7 +210,8 @@ class Validator:
     def _timed(self, name: str):
         """Wall time and Spark jobs spent under `name`, so a slow suite can be found in the benchmark."""
         sc = self.spark.sparkContext
-        group = f"iiap-quality-{self.batch_id}-{name}"
+        # one group per call: Spark's tracker keeps a group's jobs, so a suite validated twice would count twice
+        group = f"iiap-quality-{self.batch_id}-{name}-{next(self._calls)}"
         sc.setJobGroup(group, f"data quality: {name}")
         started = time.perf_counter()
         try:

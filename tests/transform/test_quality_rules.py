@@ -384,3 +384,12 @@ def test_samples_are_capped_found_only_where_values_were_unexpected_and_stored_f
     own = batch.validate(suite, result_format={"result_format": "BASIC", "partial_unexpected_count": 3}).results
     as_stored = [json.dumps(r.result, sort_keys=True) for r in own]  # the store keeps tuples as JSON lists
     assert [json.dumps(r.result, sort_keys=True) for r in stored] == as_stored
+
+
+def test_a_suite_validated_twice_counts_the_spark_jobs_of_each_validation_once(spark, validator):
+    rule = Rule(name="neg", check="between", column="v", min=0, action="warn", doc="d")
+    df = spark.createDataFrame([(-1.0,), (2.0,)], "v double").coalesce(1)
+    validator.validate("t.twice", df, (rule,))
+    _, once = validator.timings["t.twice"]
+    validator.validate("t.twice", df, (rule,))
+    assert once > 0 and validator.timings["t.twice"][1] == 2 * once
