@@ -106,13 +106,6 @@ def _sample(values) -> tuple[str, ...]:
     return tuple(str(v) for v in (values or []) if v is not None)
 
 
-def _unbound(config):
-    """The expectation of a stored result, as one that belongs to no suite yet."""
-    expectation = config.to_domain_obj()
-    expectation.id = None
-    return expectation
-
-
 def unexpected_values(batch, configs: list, n: int) -> list[list]:
     """Up to n unexpected values of each (map) expectation on `batch`, as GE's BASIC result would list them.
 

@@ -15,7 +15,7 @@ from quality.context import RuleContext
 from quality.forms import broken, with_key_counts
 from quality.references import MissingReferenceTable, with_found_flags
 from quality.routing import route
-from quality.runner import QualityGateFailed, Validator, _unbound
+from quality.runner import QualityGateFailed, Validator
 from quality.spec import QualitySpec, Rule, load_quality
 
 CTX = RuleContext(
@@ -359,6 +359,13 @@ def test_a_later_run_on_the_same_ge_project_replaces_the_suite(spark, tmp_path):
         "b1",
         "b2",
     ]
+
+
+def _unbound(config):
+    """The expectation of a stored result, as one that belongs to no suite yet."""
+    expectation = config.to_domain_obj()
+    expectation.id = None
+    return expectation
 
 
 def test_samples_are_capped_found_only_where_values_were_unexpected_and_stored_for_data_docs(spark, validator):
