@@ -17,6 +17,7 @@ from pyspark.sql import types as T
 
 from etl.config import Contract, FeedSpec
 from etl.landing import LandingFile
+from etl.spark import local_frame
 from etl.textio import literal_path, read_joined_lines, read_lines, spark_file_names
 
 MALFORMED, NUL_BYTE, UNBALANCED_QUOTE = "malformed_record", "nul_byte", "unbalanced_quote"
@@ -117,7 +118,8 @@ def _with_files(spark: SparkSession, rows: DataFrame, files: list[LandingFile]) 
     A row whose file is not found keeps a NULL platform: reconciliation then stops the batch, nothing is lost.
     """
     names = spark_file_names(spark, [f.path for f in files])
-    known = spark.createDataFrame(
+    known = local_frame(
+        spark,
         [
             (names[f.path], f.platform_id, list(f.columns) if f.header_line is not None else None, f.header_line)
             for f in files

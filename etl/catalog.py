@@ -20,6 +20,7 @@ from etl import lake
 from etl.config import FEED_NAMES, LOG_FEEDS, Settings
 from etl.lease import DDL as LEASE_DDL
 from etl.lease import held
+from etl.spark import local_frame
 
 WriteMode = Literal["append", "upsert", "overwrite"]
 Schema = str | Callable[[Settings], str]  # a DDL string, or the function of conf/ that gives it
@@ -565,7 +566,7 @@ class Tables:
 
     def rows(self, spark: SparkSession, table_id: str, rows: list[tuple]) -> DataFrame:
         """Driver-side rows (audit, manifest, batch records) as a frame of the table's declared schema."""
-        return spark.createDataFrame(rows, self.struct(table_id))
+        return local_frame(spark, rows, self.struct(table_id))
 
     def write(self, frame: DataFrame, table_id: str, note: str | None = None) -> None:
         """Write `frame` as its entry says (append, upsert on keys, overwrite), after checking its columns.

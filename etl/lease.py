@@ -38,6 +38,7 @@ from pyspark.sql import SparkSession
 from pyspark.sql import types as T
 
 from etl import lake
+from etl.spark import local_frame
 
 log = logging.getLogger(__name__)
 
@@ -131,7 +132,7 @@ class Lease:
         """Event `seq` of the log, unless another event `seq` was written first (then Delta skips or refuses it)."""
         row = {"seq": seq, "event": event} | {k: getattr(holder, k) for k in _FIELDS}
         meta = json.dumps({k: v.isoformat() if isinstance(v, datetime) else v for k, v in row.items()})
-        frame = self.spark.createDataFrame([tuple(row.values())], T.StructType.fromDDL(DDL))
+        frame = local_frame(self.spark, [tuple(row.values())], T.StructType.fromDDL(DDL))
         writer = frame.write.format("delta").mode("append").option("txnAppId", APP_ID).option("txnVersion", seq)
         try:
             writer.option("userMetadata", meta).save(self.path)

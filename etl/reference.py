@@ -11,6 +11,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import types as T
 
 from etl.catalog import REFERENCE_TABLES, entry
+from etl.spark import local_frame
 
 
 def _read(path: Path) -> tuple[dict[str, str], ...]:
@@ -39,4 +40,4 @@ def _typed(value: str, field: T.StructField):
 def to_dataframe(spark: SparkSession, reference_dir: Path, name: str) -> DataFrame:
     schema = entry(f"reference.{name}").struct()
     data = [tuple(_typed(r[f.name], f) for f in schema.fields) for r in rows(reference_dir, name)]
-    return spark.createDataFrame(data, schema)
+    return local_frame(spark, data, schema)

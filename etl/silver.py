@@ -18,6 +18,7 @@ from pyspark.sql import functions as F
 from etl import reference
 from etl.config import Contract, Feeds, Pipeline, Settings
 from etl.pseudonym import hmac_sha256_hex, with_key_pads
+from etl.spark import local_frame
 
 KEY_SEPARATOR = "\u001f"
 
@@ -310,7 +311,7 @@ def conform(
     if feed == "roster":
         return conform_roster(bronze, ctx)
     if roster is None:
-        roster = bronze.sparkSession.createDataFrame([], "platform_id string, tenant_id string, credit_code string")
+        roster = local_frame(bronze.sparkSession, [], "platform_id string, tenant_id string, credit_code string")
     if feed == "logins":
         return conform_logins(bronze, roster, ctx, pseudonym_key)
     if feed == "resource_usage":

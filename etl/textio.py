@@ -17,6 +17,8 @@ from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from etl.spark import local_frame
+
 _NEVER = "\u0001"  # column separator that no delivered line contains
 _LINE_OPTIONS = {
     "sep": _NEVER,
@@ -121,7 +123,7 @@ def read_joined_lines(spark: SparkSession, path: str, encoding: str, continuatio
         F.monotonically_increasing_id().alias("position"),
     )
     numbered = lines.select("line", "source_file", F.row_number().over(Window.orderBy("block", "position")).alias("n"))
-    marks = spark.createDataFrame([(n,) for n in continuations], "n int").select("n", F.lit(1).alias("continues"))
+    marks = local_frame(spark, [(n,) for n in continuations], "n int").select("n", F.lit(1).alias("continues"))
     starts = F.when(F.col("continues").isNull(), 1).otherwise(0)
     records = numbered.join(F.broadcast(marks), on="n", how="left").select(
         "n", "line", "source_file", F.sum(starts).over(Window.orderBy("n")).alias("record")

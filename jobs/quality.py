@@ -18,6 +18,7 @@ from etl.config import FEED_NAMES, Settings
 from etl.master import build_master
 from etl.pipeline import FeedPipeline, validate_feed
 from etl.pseudonym import key_from_env
+from etl.spark import local_frame
 from quality.runner import Outcome, Validator
 from quality.spec import QualitySpec, load_quality
 from quality.suites import check_master
@@ -43,7 +44,7 @@ def latest_batch(spark: SparkSession, tables: Tables) -> str:
     landed = (
         lake.read(spark, tables.audit).filter("rows_read > 0").select("batch_id").distinct()
         if lake.exists(spark, tables.audit)
-        else spark.createDataFrame([], "batch_id string")
+        else local_frame(spark, [], "batch_id string")
     )
     done = (
         batches.filter("status = 'committed' AND files > 0")

@@ -27,6 +27,7 @@ from pyspark.sql import functions as F  # noqa: E402
 from etl import lake  # noqa: E402
 from etl.catalog import Tables, entry  # noqa: E402
 from etl.config import Settings  # noqa: E402
+from etl.spark import local_frame  # noqa: E402
 from quality.context import RuleContext  # noqa: E402
 from quality.forms import duplicate_key_samples, expectations, with_judged_columns, with_key_counts  # noqa: E402
 from quality.spec import QualitySpec, Rule, quality_context_root  # noqa: E402
@@ -343,7 +344,7 @@ class Validator:
             )
             for o in self.outcomes
         ]
-        return self.spark.createDataFrame(rows, entry("ops.quality_history").struct())
+        return local_frame(self.spark, rows, entry("ops.quality_history").struct())
 
     def record(self) -> None:
         """Append this run's outcomes to ops/quality_history and add its pages to the Data Docs site."""
@@ -361,7 +362,7 @@ def previous_observations(
 ) -> DataFrame:
     """The `observed` entries of a rule from earlier batches of an ingest, newest batch last."""
     if not lake.exists(spark, history_path):
-        return spark.createDataFrame([], "batch_id string, key string, value double, validated_at timestamp")
+        return local_frame(spark, [], "batch_id string, key string, value double, validated_at timestamp")
     h = lake.read(spark, history_path).filter(
         (F.col("suite") == suite)
         & (F.col("rule") == rule)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
+from etl.spark import local_frame
 from quality import baselines
 from quality.runner import Validator, previous_observations
 from quality.spec import Rule
@@ -31,15 +32,13 @@ def check_landing_files(v: Validator, tally: list[tuple[str, int, int]]) -> None
     rules = v.spec.suite(FILE_SUITE)
     if not rules or not tally:
         return
-    frame = v.spark.createDataFrame(
+    frame = local_frame(
+        v.spark,
         [(pid, n + bad, bad, 100.0 * bad / (n + bad)) for pid, n, bad in tally],
         "platform_id string, files int, quarantined_files int, quarantined_file_percent double",
-    ).cache()
-    try:
-        observed = {pid: float(bad) for pid, _, bad in tally}
-        v.validate(FILE_SUITE, frame, rules, observed={r.name: observed for r in rules})
-    finally:
-        frame.unpersist()
+    )  # rows in the plan: nothing to cache
+    observed = {pid: float(bad) for pid, _, bad in tally}
+    v.validate(FILE_SUITE, frame, rules, observed={r.name: observed for r in rules})
 
 
 def check_bronze(v: Validator, feed: str, bronze: DataFrame) -> None:
