@@ -361,6 +361,25 @@ def test_a_later_run_on_the_same_ge_project_replaces_the_suite(spark, tmp_path):
     ]
 
 
+def test_the_ge_project_reads_no_config_variables_file(spark, tmp_path):
+    # GE would parse its config-variables YAML again at every access to a context variable; iiap keeps no variables,
+    # so the project is saved without the file, and one left there (here one no YAML parser accepts) is not read
+    spec = QualitySpec(unexpected_samples=3, context_root=None, suites={})
+    rule = Rule(name="r", check="not_null", column="v", action="warn", doc="d")
+    df = spark.createDataFrame([("a",), (None,)], "v string")
+    project = tmp_path / "root" / "gx"
+    for batch in ("b1", "b2"):
+        v = Validator(spark, spec, CTX, str(tmp_path / "root"), str(tmp_path / "history"), batch, "test")
+        [o] = v.validate("silver.t", df, (rule,))
+        v.record()
+        assert (o.unexpected_count, v.docs_index) == (
+            1,
+            (project / "uncommitted/data_docs/local_site/index.html").as_uri(),
+        )
+        (project / "uncommitted" / "config_variables.yml").write_text("stores: [unclosed\n")
+    assert "config_variables_file_path:" in (project / "great_expectations.yml").read_text().splitlines()
+
+
 def _unbound(config):
     """The expectation of a stored result, as one that belongs to no suite yet."""
     expectation = config.to_domain_obj()
