@@ -101,7 +101,7 @@ def main() -> None:
         return
     args.work.mkdir(parents=True, exist_ok=True)
     python, landing = sys.executable, str(args.landing.resolve())
-    ratios = []
+    ratios, pairs = [], []
     for n in range(1, args.pairs + 1):
         lakes = {side: args.work / f"lake_{side}" for side in ("iiap", "floor")}
         for lake in lakes.values():
@@ -115,8 +115,15 @@ def main() -> None:
             args.work / f"floor{n}.log",
         )
         ratios.append(iiap / base)
+        pairs.append({"iiap_seconds": round(iiap, 1), "floor_seconds": round(base, 1), "ratio": round(iiap / base, 3)})
         print(f"pair {n}: iiap ingest {iiap:.1f} s, floor {base:.1f} s, ratio {iiap / base:.2f}", flush=True)
     print(f"ingest / floor: median {statistics.median(ratios):.2f} over {len(ratios)} pairs")
+    out = Path(__file__).parent / "results"
+    out.mkdir(exist_ok=True)
+    record = {"landing": landing, "pairs": pairs, "median_ratio": round(statistics.median(ratios), 3)}
+    path = out / f"engine_floor-{time.strftime('%Y%m%dT%H%M%S')}.json"
+    path.write_text(json.dumps(record, indent=2) + "\n")
+    print(f"figures: {path}")
 
 
 if __name__ == "__main__":
