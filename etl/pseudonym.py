@@ -9,6 +9,8 @@ import os
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
+from etl.spark import local_frame
+
 _BLOCK = 64
 
 
@@ -51,8 +53,8 @@ def with_key_pads(frame: DataFrame, key: bytes) -> DataFrame:
     key is in no plan Spark prints (explain, the UI's SQL tab, event logs), only in the tasks' input. Callers
     select them away."""
     inner, outer = _pads(key)
-    pads = frame.sparkSession.createDataFrame(
-        [(bytearray(inner), bytearray(outer))], f"{PADS[0]} binary, {PADS[1]} binary"
+    pads = local_frame(
+        frame.sparkSession, [(bytearray(inner), bytearray(outer))], f"{PADS[0]} binary, {PADS[1]} binary"
     )
     return frame.crossJoin(F.broadcast(pads))
 

@@ -1,3 +1,4 @@
+import base64
 import hashlib
 import hmac
 
@@ -8,16 +9,30 @@ from etl.pseudonym import MissingKey, hmac_sha256_hex, key_from_env, with_key_pa
 
 
 @pytest.mark.parametrize("key", [b"short-but-valid-key", b"k" * 100])
-def test_spark_hmac_equals_python_hmac(spark, key):
+def test_spark_hmac_equals_python_hmac(spark, key, capsys):
     messages = ["P01:hr-0000000001-u0001", "P02:用户", "", None]
     df = spark.createDataFrame([(m,) for m in messages], "m string")
     hashed = df.transform(with_key_pads, key).select(hmac_sha256_hex(F.col("m")).alias("h"))
     expected = [None if m is None else hmac.new(key, m.encode(), hashlib.sha256).hexdigest() for m in messages]
     assert [r.h for r in hashed.collect()] == expected
-    plans = hashed._jdf.queryExecution().toString() + hashed._jdf.queryExecution().executedPlan().toString()
+    capsys.readouterr()
+    hashed.explain("formatted")  # as the UI's SQL tab and the event log show a plan: each node's arguments too
+    plans = (
+        hashed._jdf.queryExecution().toString()
+        + hashed._jdf.queryExecution().executedPlan().toString()
+        + capsys.readouterr().out
+    )
     inner_pad = bytes(b ^ 0x36 for b in (hashlib.sha256(key).digest() if len(key) > 64 else key).ljust(64, b"\0"))
     assert "sha2" in plans and "_hmac_inner_pad" in plans  # the plans were read ...
-    for secret in (key.decode(), key.hex(), inner_pad.hex(), inner_pad.hex().upper(), inner_pad.hex()[:16].upper()):
+    b64 = base64.b64encode(inner_pad).decode()
+    for secret in (
+        key.decode(),
+        key.hex(),
+        inner_pad.hex(),
+        inner_pad.hex().upper(),
+        inner_pad.hex()[:16].upper(),
+        b64,
+    ):
         assert secret not in plans  # ... and hold no form of the key
 
 
