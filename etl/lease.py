@@ -101,6 +101,7 @@ class LeaseLost(RuntimeError):
 
 
 TAKEN, TAKEN_OVER, RENEWED, RELEASED = "taken", "taken_over", "renewed", "released"
+RECOVERERS = ("ingest", "run")  # the jobs whose --recover rolls a dead ingest's batch back
 
 
 class Lease:
@@ -151,10 +152,10 @@ class Lease:
                 why = current.gone(_now(), self.host)
                 if why is None:
                     raise LakehouseBusy(f"another job is writing this lakehouse: {current.describe()}; wait for it")
-                if current.job == "ingest" and not (self.job == "ingest" and recover):
+                if current.job == "ingest" and not (self.job in RECOVERERS and recover):
                     raise LakehouseBusy(
                         f"the lakehouse's lease is held by an ingest that is gone ({why}): {current.describe()}; "
-                        "rerun iiap ingest with --recover to roll its batch back and take the lease over"
+                        "rerun iiap ingest (or iiap run) with --recover to roll its batch back and take the lease over"
                     )
             self._append(seq + 1, TAKEN if current is None else TAKEN_OVER, self.mine)
             self.seq, now = self.last()
@@ -196,6 +197,16 @@ def _lost_race(exc: Exception) -> bool:
     return any(f"io.delta.exceptions.{name}" in str(exc) for name in _RACES)
 
 
+_THREAD = threading.local()
+
+
+def _held_here() -> dict[str, Lease]:
+    """Lease path -> the lease this thread holds on it."""
+    if not hasattr(_THREAD, "held"):
+        _THREAD.held = {}
+    return _THREAD.held
+
+
 @contextmanager
 def held(
     spark: SparkSession,
@@ -207,7 +218,15 @@ def held(
     batch_id: str | None = None,
 ) -> Iterator[Lease]:
     """The lease for the duration of a job, renewed every third of its term, released however the job ends
-    (a killed job's lease stays until it expires or its process is seen gone)."""
+    (a killed job's lease stays until it expires or its process is seen gone).
+
+    Re-entrant within a thread: a job run inside another that holds the lakehouse (the stages of `iiap run`) works
+    under the outer lease, so no other job writes between the stages. Another thread is another taker."""
+    held_here = _held_here()
+    outer = held_here.get(path)
+    if outer is not None:
+        yield outer
+        return
     lease = Lease(spark, path, job, minutes, batch_id)
     if dead := lease.acquire(recover):
         progress(f"took over the lease of a run that is gone: {dead.describe()}")
@@ -222,9 +241,11 @@ def held(
 
     heart = threading.Thread(target=beat, name=f"iiap-lease-{job}", daemon=True)
     heart.start()
+    held_here[path] = lease
     try:
         yield lease
     finally:
+        del held_here[path]
         stop.set()
         heart.join()
         lease.release()

@@ -103,14 +103,46 @@ def test_a_dead_runs_lease_is_taken_over_and_a_dead_ingests_only_by_recover(spar
             f"the lakehouse's lease is held by an ingest that is gone (process {dead} no longer exists on "
         )
         assert str(refused.value).endswith(
-            "rerun iiap ingest with --recover to roll its batch back and take the lease over"
+            "rerun iiap ingest (or iiap run) with --recover to roll its batch back and take the lease over"
         )
-    taken = Lease(spark, path, "ingest", 20, "B-new").acquire(recover=True)
+    recovering = Lease(spark, path, "ingest", 20, "B-new")
+    taken = recovering.acquire(recover=True)
     assert (taken.job, taken.pid, taken.batch_id) == ("ingest", dead, "B-dead")
     assert [e[1:] for e in _events(spark, path)][-2:] == [
         ("taken", "ingest", "B-dead"),
         ("taken_over", "ingest", "B-new"),
     ]
+    recovering.release()
+    _left_by(spark, path, "ingest", pid=_dead_pid())
+    taken = Lease(spark, path, "run", 20).acquire(recover=True)  # iiap run --recover: its ingest stage rolls back
+    assert (taken.job, taken.batch_id) == ("ingest", "B-dead")
+
+
+def test_a_job_inside_one_that_holds_the_lakehouse_works_under_its_lease(spark, tmp_path):
+    """The stages of iiap run: nested holds in the same thread share the outer lease; another thread is refused."""
+    path = str(tmp_path / "lease")
+    refused = []
+
+    def other_thread() -> None:
+        try:
+            with held(spark, path, "classify", 20):
+                pass
+        except LakehouseBusy as exc:
+            refused.append(str(exc))
+
+    with held(spark, path, "run", 20) as outer:
+        with held(spark, path, "ingest", 20, batch_id="B1") as inner:
+            assert inner is outer
+        with held(spark, path, "classify", 20) as inner:
+            assert inner is outer
+        thread = threading.Thread(target=other_thread)
+        thread.start()
+        thread.join()
+    assert len(refused) == 1 and refused[0].startswith("another job is writing this lakehouse: iiap run on host ")
+    assert _events(spark, path) == [(1, "taken", "run", None), (2, "released", "run", None)]
+    with held(spark, path, "classify", 20):  # the outer lease is gone with its block
+        pass
+    assert _events(spark, path)[-2:] == [(3, "taken", "classify", None), (4, "released", "classify", None)]
 
 
 def test_an_expired_lease_on_another_host_is_dead_and_a_live_one_is_not(spark, tmp_path):
