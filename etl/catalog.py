@@ -259,6 +259,17 @@ TABLES: tuple[Table, ...] = (
         also_written_by=("ingest", "classify"),
     ),
     Table(
+        "ops",
+        "pipeline_runs",
+        "run_id string NOT NULL, attempt int NOT NULL, stage string NOT NULL, status string NOT NULL, "
+        "at timestamp NOT NULL, exit_code int, message string, outputs map<string,string>",
+        "one row per stage event of iiap run (started, done, failed; stage `run` for the run as a whole): what a "
+        "later stage is pinned to (Delta versions, MLflow run ids), a failure's exit code and message (jobs/run.py)",
+        "append",
+        "run",
+        rolled_back=False,
+    ),
+    Table(
         "gold",
         "activity_daily",
         "credit_code string, platform_id string, activity_date date, logins bigint, users bigint, "

@@ -57,6 +57,17 @@ def last_commit_metadata(spark: SparkSession, path: str) -> str | None:
     return None
 
 
+def write_text(spark: SparkSession, path: str, text: str) -> None:
+    """A small text file (a run summary) at `path`, replaced if there, on whatever file system holds it (local, HDFS,
+    S3), through the session's Hadoop configuration."""
+    target, fs = _filesystem(spark, path)
+    stream = fs.create(target, True)
+    try:
+        stream.write(bytearray(text.encode("utf-8")))
+    finally:
+        stream.close()
+
+
 def read(spark: SparkSession, path: str, as_of: int | None = None) -> DataFrame:
     """The table, or the snapshot at Delta version `as_of` (time travel)."""
     reader = spark.read.format("delta")

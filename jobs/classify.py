@@ -70,9 +70,13 @@ class Report:
     evaluation: dict | None
 
 
-def load_inputs(spark: SparkSession, settings: Settings, truth: str | None) -> Inputs:
+def load_inputs(
+    spark: SparkSession, settings: Settings, truth: str | None, pinned: dict[str, int] | None = None
+) -> Inputs:
+    """The silver inputs at their current versions, or at `pinned` ones (the versions an ingest stage of iiap run
+    left)."""
     tables = Tables(settings)
-    versions = tables.pin(spark, list(INPUTS))
+    versions = tables.pin(spark, list(INPUTS)) | {k: v for k, v in (pinned or {}).items() if k in INPUTS}
     silver = {name: lake.read(spark, tables.path(name), versions[name]) for name in INPUTS}
     return Inputs(versions, silver, spark.read.parquet(f"{truth.rstrip('/')}/enterprises") if truth else None)
 
@@ -217,13 +221,14 @@ def run(
     truth: str | None = None,
     progress=lambda msg: None,
     quality: QualitySpec | None = None,
+    pinned: dict[str, int] | None = None,
 ) -> ClassifyResult:
     import mlflow
 
     with Tables(settings).hold(spark, "classify", progress=progress):
         spec = spec or load_classification(settings)
         rule_set, window = spec.rule_set(rule_set_name), spec.window
-        inputs = load_inputs(spark, settings, truth)
+        inputs = load_inputs(spark, settings, truth, pinned)
         quality = quality or load_quality(settings)
         experiment = tracking.experiment_id(settings, "classification")
         with tracking.started_run(settings, experiment, f"{rule_set.name} {window.start}..{window.end}") as active:

@@ -408,6 +408,10 @@ def economy(obj, config: Path | None) -> None:
         result = job.run(_session(settings, "economy"), settings, config, progress=_progress())
     except _busy() as exc:
         raise click.ClickException(str(exc)) from None
+    _print_economy(result, settings)
+
+
+def _print_economy(result, settings) -> None:
     for row in result.national:
         console.print(
             f"{row['year']}: {row['total_va']:,.0f} 亿元 ({row['gdp_share']:.2%} of GDP;"
@@ -417,6 +421,122 @@ def economy(obj, config: Path | None) -> None:
     failed = [c for c in result.comparison if c["kind"] == "identity" and not c["holds"]]
     console.print(f"identities: {len(failed)} failed" + (" (DEMO inputs)" if result.demo else ""))
     console.print(f"MLflow run {result.run_id} at {_tracking(settings)}")
+
+
+STAGE_OPTIONS = ("ingest", "classify", "economy", "release")  # jobs.run.STAGES, without importing Spark for --help
+
+
+@main.command("run")
+@click.option(
+    "--from",
+    "first",
+    type=click.Choice(STAGE_OPTIONS),
+    default=None,
+    help="First stage (default: ingest, or where the last run stopped if it did not finish).",
+)
+@click.option("--to", "last", type=click.Choice(STAGE_OPTIONS), default="release", show_default=True)
+@click.option("--fresh", is_flag=True, help="Start a new run even if the last one did not finish.")
+@click.option(
+    "--until",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    help="ingest: only deliveries up to this date.",
+)
+@click.option("--recover", is_flag=True, help="ingest: roll back a batch a crash left unfinished, then ingest.")
+@click.option("--rotate-key", is_flag=True, help="ingest: the pseudonymisation key deliberately changed.")
+@click.option("--rule-set", default=None, help="classify: rule set (default: conf/classification.yaml's).")
+@click.option("--truth", default=None, help="classify: ground-truth folder (OUT/truth) for precision and recall.")
+@click.option(
+    "--economy-config", type=click.Path(dir_okay=False, path_type=Path), default=None, help="economy: settings file."
+)
+@click.option(
+    "--release-config", type=click.Path(dir_okay=False, path_type=Path), default=None, help="release: config file."
+)
+@click.option("--summary", "summary_file", default=None, help="Also write the run summary (JSON) to this local file.")
+@click.pass_context
+def run(
+    ctx: click.Context,
+    first: str | None,
+    last: str,
+    fresh: bool,
+    until,
+    recover: bool,
+    rotate_key: bool,
+    rule_set: str | None,
+    truth: str | None,
+    economy_config: Path | None,
+    release_config: Path | None,
+    summary_file: str | None,
+) -> None:
+    """The day's batch: ingest, classify, economy, index release in one Spark session under one lease.
+
+    Exit codes: 0 done; 1 unexpected failure; 2 configuration error; 3 data-quality gate; 4 lakehouse busy
+    (an overlapping run refused); 5 blocked (an operator must --recover, --rotate-key, or supply an input).
+    Run again after a failure and it resumes at the stage that failed. The JSON summary is written to
+    LAKEHOUSE/_runs/RUN_ID.json (and to --summary)."""
+    from etl.pseudonym import MissingKey
+    from jobs import run as job
+
+    settings = ctx.obj["settings"]
+    options = job.RunOptions(
+        first or job.STAGES[0],
+        last,
+        first is not None,
+        fresh,
+        until.date() if until else None,
+        recover,
+        rotate_key,
+        rule_set,
+        truth,
+        economy_config,
+        release_config,
+    )
+    try:
+        options.stages()
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    try:
+        configs = job.validate(settings, options)
+    except (ConfigError, MissingKey) as exc:
+        raise BadConfig(f"invalid configuration:\n{exc}") from None
+    summary = job.run(
+        _session(settings, "run"),
+        settings,
+        options,
+        configs,
+        progress=_progress(),
+        on_stage=lambda stage, result: _print_stage(stage, result, settings),
+        summary_file=summary_file,
+    )
+    if summary.error:
+        e = summary.error
+        if "traceback" in e:
+            console.print(e["traceback"], markup=False)
+        console.print(f"[red]run {summary.run_id} stopped in stage {e['stage']} ({e['kind']}):[/red]")
+        console.print(e["message"], markup=False)
+    else:
+        console.print(f"run {summary.run_id} done (attempt {summary.attempt})")
+    console.print(f"summary: {summary.summary_path}")
+    ctx.exit(summary.exit_code)
+
+
+def _print_stage(stage: str, result, settings) -> None:
+    if stage == "ingest":
+        if result.batch_id is None:
+            console.print("no new files to ingest")
+        else:
+            _print_ingest(result)
+            _print_quality(result.quality, result.quality_docs)
+    elif stage == "classify":
+        _print_classify(result)
+        _print_quality(result.quality, result.quality_docs)
+        console.print(f"MLflow run {result.run_id} at {_tracking(settings)}")
+    elif stage == "economy":
+        _print_economy(result, settings)
+    else:
+        from jobs.index_cli import print_release
+
+        print_release(result, settings)
 
 
 if __name__ == "__main__":

@@ -213,7 +213,6 @@ def _spark(settings, name: str):
 def release_cmd(obj, config_path: Path | None, economy_run: str | None) -> None:
     """Build the indicators from the lakehouse, compute every released index; one MLflow run."""
     from analytics.index.indicators import ExternalIndicatorError
-    from analytics.tracking import tracking_uri
     from etl.lease import LakehouseBusy, LeaseLost
     from jobs import index_release as job
 
@@ -226,6 +225,12 @@ def release_cmd(obj, config_path: Path | None, economy_run: str | None) -> None:
         raise click.ClickException(f"invalid release input:\n{exc}") from None
     except (job.MissingInput, IndexDataError, LakehouseBusy, LeaseLost) as exc:
         raise click.ClickException(str(exc)) from None
+    print_release(result, settings)
+
+
+def print_release(result, settings) -> None:
+    from analytics.tracking import tracking_uri
+
     for note in result.notes:
         console.print(f"[yellow]note[/yellow] {note}")
     c = result.classification

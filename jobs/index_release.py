@@ -541,12 +541,13 @@ def run(
     release_path: Path | None = None,
     progress=lambda msg: None,
     economy_run: str | None = None,
+    pinned: dict[str, int] | None = None,
 ) -> ReleaseResult:
-    """Release every index of the config from the lakehouse as it is now (the economy tables of `economy_run`, if
-    named)."""
+    """Release every index of the config from the lakehouse as it is now, or from the tables `pinned` at the given
+    versions (those a classify stage of iiap run wrote), with the economy tables of `economy_run`, if named."""
     release_path = Path(release_path or settings.conf_dir / RELEASE_FILE)
     with Tables(settings).hold(spark, "index release", progress=progress):  # no classify rewrites gold meanwhile
-        pinned = economy_versions(settings, economy_run) if economy_run else None
+        pinned = (pinned or {}) | (economy_versions(settings, economy_run) if economy_run else {})
         inputs = load_inputs(spark, settings, release_path, settings.conf_dir, pinned=pinned)
         progress("inputs: " + ", ".join(f"{k}@v{v}" for k, v in inputs.versions.items()))
         release = build(inputs, progress)
