@@ -473,7 +473,7 @@ def run(
     Exit codes: 0 done; 1 unexpected failure; 2 configuration error; 3 data-quality gate; 4 lakehouse busy
     (an overlapping run refused); 5 blocked (an operator must --recover, --rotate-key, or supply an input).
     Run again after a failure and it resumes at the stage that failed. The JSON summary is written to
-    LAKEHOUSE/_runs/RUN_ID.json (and to --summary)."""
+    LAKEHOUSE/_runs/RUN_ID/attempt-N.json (and to --summary)."""
     from etl.pseudonym import MissingKey
     from jobs import run as job
 
@@ -516,7 +516,7 @@ def run(
         console.print(e["message"], markup=False)
     else:
         console.print(f"run {summary.run_id} done (attempt {summary.attempt})")
-    console.print(f"summary: {summary.summary_path}")
+    console.print(f"summary: {summary.summary_path}", soft_wrap=True)  # one line, for a scheduler's log
     ctx.exit(summary.exit_code)
 
 

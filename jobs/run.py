@@ -386,8 +386,9 @@ class Recorder:
         self.tables.write(self.tables.rows(self.spark, "ops.pipeline_runs", [row]), "ops.pipeline_runs")
 
 
-def summary_path(settings: Settings, run_id: str) -> str:
-    return f"{settings.lakehouse.rstrip('/')}/_runs/{run_id}.json"
+def summary_path(settings: Settings, run_id: str, attempt: int) -> str:
+    """Where an attempt's summary goes: one file per attempt, beside the lakehouse's tables."""
+    return f"{settings.lakehouse.rstrip('/')}/_runs/{run_id}/attempt-{attempt}.json"
 
 
 def _fail(summary: RunSummary, stage: str, exc: BaseException) -> ExitCode:
@@ -433,12 +434,12 @@ def run(
         settings.profile_name,
         list(options.stages()),
     )
-    summary.summary_path = summary_path(settings, new_id)
+    summary.summary_path = summary_path(settings, new_id, 1)
     try:
         with tables.hold(spark, RUN, options.recover, progress) as lease:
             p = plan(load_records(spark, tables), options, new_id)
             summary.run_id, summary.attempt, summary.resumed = p.run_id, p.attempt, p.resumed
-            summary.summary_path = summary_path(settings, p.run_id)
+            summary.summary_path = summary_path(settings, p.run_id, p.attempt)
             record = Recorder(spark, tables, p.run_id, p.attempt)
             if p.resumed:
                 done = ", ".join(p.carried) or "no stage"
