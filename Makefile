@@ -28,11 +28,8 @@ setup: $(VENV)/.synced jars/resolved.json
 demo: setup
 	rm -rf data lakehouse
 	$(PY) -m jobs generate --scale $(DEMO_SCALE) --seed $(DEMO_SEED) --out data
-	IIAP_PSEUDONYM_KEY=$${IIAP_PSEUDONYM_KEY:-$(DEMO_KEY)} $(PY) -m jobs ingest
-	IIAP_PSEUDONYM_KEY=$${IIAP_PSEUDONYM_KEY:-$(DEMO_KEY)} $(PY) -m jobs quality
-	$(PY) -m jobs classify --truth data/truth
-	$(PY) -m jobs economy
-	$(PY) -m jobs index release
+	IIAP_PSEUDONYM_KEY=$${IIAP_PSEUDONYM_KEY:-$(DEMO_KEY)} $(PY) -m jobs run --truth data/truth
+	@echo "the day's batch: ingest, classify, economy, index release in one command (iiap run); its summary: lakehouse/_runs/"
 	@echo "landing files: data/landing   ground truth: data/truth/manifest.json   lakehouse: lakehouse/   MLflow: mlflow/mlflow.db (iiap-classification, iiap-economy, iiap-index-release)"
 	@echo "reproduce a release: .venv/bin/python -m jobs index reproduce RUN_ID"
 	@echo "data-quality dashboard: lakehouse/_quality/gx/uncommitted/data_docs/local_site/index.html"
