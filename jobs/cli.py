@@ -516,6 +516,10 @@ def run(
         console.print(e["message"], markup=False)
     else:
         console.print(f"run {summary.run_id} done (attempt {summary.attempt})")
+    if summary.spark.get("event_log_dir"):
+        console.print(
+            f"event log: {summary.spark['event_log_dir']} ({summary.spark['application_id']})", soft_wrap=True
+        )
     console.print(f"summary: {summary.summary_path}", soft_wrap=True)  # one line, for a scheduler's log
     ctx.exit(summary.exit_code)
 

@@ -170,6 +170,7 @@ class RunSummary:
     stages: list[StageSummary] = field(default_factory=list)
     error: dict[str, str] | None = None
     summary_path: str | None = None
+    spark: dict[str, str | None] = field(default_factory=dict)  # where the full record of the run is
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, ensure_ascii=False, default=str)
@@ -391,6 +392,21 @@ def summary_path(settings: Settings, run_id: str, attempt: int) -> str:
     return f"{settings.lakehouse.rstrip('/')}/_runs/{run_id}/attempt-{attempt}.json"
 
 
+def spark_record(spark: SparkSession) -> dict[str, str | None]:
+    """The Spark application of the run, and where its event log goes (for the History Server) if the profile turns
+    it on."""
+    conf = spark.sparkContext.getConf()
+    app_id = spark.sparkContext.applicationId
+    logged = conf.get("spark.eventLog.enabled", "false").lower() == "true"
+    log_dir = conf.get("spark.eventLog.dir", "file:/tmp/spark-events")
+    return {
+        "application_id": app_id,
+        "master": spark.sparkContext.master,
+        "ui": spark.sparkContext.uiWebUrl,
+        "event_log_dir": log_dir if logged else None,
+    }
+
+
 def _fail(summary: RunSummary, stage: str, exc: BaseException) -> ExitCode:
     code = exit_code(exc)
     summary.error = {"stage": stage, "kind": code.name.lower(), "type": type(exc).__name__, "message": str(exc)}
@@ -435,6 +451,7 @@ def run(
         list(options.stages()),
     )
     summary.summary_path = summary_path(settings, new_id, 1)
+    summary.spark = spark_record(spark)
     try:
         with tables.hold(spark, RUN, options.recover, progress) as lease:
             p = plan(load_records(spark, tables), options, new_id)

@@ -73,7 +73,7 @@ def gated_then_resumed(spark, settings, generated, tmp_path_factory):
     return s, first, after_first, second
 
 
-def test_a_gate_in_the_middle_stage_stops_the_run_and_leaves_the_later_stages_untouched(gated_then_resumed):
+def test_a_gate_in_the_middle_stage_stops_the_run_and_leaves_the_later_stages_untouched(spark, gated_then_resumed):
     s, first, (versions, releases), _ = gated_then_resumed
     assert first.exit_code == 3, first.output
     summary = _summary(first)
@@ -90,6 +90,12 @@ def test_a_gate_in_the_middle_stage_stops_the_run_and_leaves_the_later_stages_un
     assert versions == {t: None for t in versions}  # no gold table, no economy table written
     assert releases == []
     assert summary["summary_path"] == f"{s.lakehouse}/_runs/{summary['run_id']}/attempt-1.json"
+    assert summary["spark"] == {
+        "application_id": spark.sparkContext.applicationId,
+        "master": spark.sparkContext.master,
+        "ui": spark.sparkContext.uiWebUrl,
+        "event_log_dir": None,  # the test session keeps no event log
+    }
 
 
 def test_a_rerun_resumes_at_the_failed_stage_and_pins_each_stage_to_the_one_before(spark, gated_then_resumed):
