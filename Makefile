@@ -10,7 +10,7 @@ DEMO_SEED ?= 20200630
 # Demo-only pseudonymisation key; real runs take theirs from the environment.
 DEMO_KEY ?= demo-only-key-not-a-secret-0000
 
-.PHONY: setup demo test lint format clean-demo
+.PHONY: setup demo test lint format clean-demo package package-env
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -42,6 +42,18 @@ demo: setup
 TEST_WORKERS ?= 2
 test: setup
 	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder --durations=20
+
+# What spark-submit needs, in dist/ (README, "On a cluster"): the code zip, the entry point, conf/ as a zip, the jars.
+package: setup
+	$(PY) -m jobs package --out dist
+
+# A packed virtual environment for --archives (YARN, Kubernetes): iiap and its dependencies, not pyspark (the
+# cluster's Spark brings its own). Its bin/python links to this machine's interpreter: the nodes need Python 3.11
+# at the same path (venv-pack's rule).
+package-env: package
+	rm -rf build/env
+	UV_PROJECT_ENVIRONMENT=build/env UV_PYTHON_DOWNLOADS=never $(UV) sync --frozen --no-dev --no-editable --no-install-package pyspark --python $(PYTHON)
+	$(VENV)/bin/venv-pack -p build/env -o dist/iiap-env.tar.gz --force
 
 # ruff, configured in pyproject.toml: lint, and a check that the tree is formatted
 lint: $(VENV)/.synced

@@ -95,7 +95,14 @@ def job_run_params(settings: Settings, run_id: str, job: str, described: str, er
 
 
 def git_revision(root: Path = PROJECT_ROOT) -> str:
-    """HEAD's commit, with `-dirty` if tracked files differ from it; `unknown` outside a git checkout."""
+    """HEAD's commit, with `-dirty` if tracked files differ from it; `unknown` outside a git checkout. Code run from
+    `iiap package`'s zip carries the commit it was built from."""
+    try:
+        from jobs._build import REVISION  # only in the zip
+
+        return REVISION
+    except ImportError:
+        pass
     try:
         head = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True

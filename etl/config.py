@@ -18,7 +18,15 @@ from pydantic import Field, field_validator, model_validator
 
 from etl.model import ConfigError, Frozen, load_model, parse_model, read_yaml
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+def _project_root() -> Path:
+    """The checkout iiap runs from. Run from a zip (spark-submit --py-files iiap-code.zip) it has none: relative
+    paths then resolve from the working directory, and conf/ must be named (--conf)."""
+    here = Path(__file__).resolve().parent.parent
+    return here if here.is_dir() else Path.cwd()
+
+
+PROJECT_ROOT = _project_root()
 DEFAULT_CONF_DIR = PROJECT_ROOT / "conf"
 FEED_NAMES = ("roster", "logins", "resource_usage", "traffic")
 LOG_FEEDS = ("logins", "resource_usage", "traffic")

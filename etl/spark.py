@@ -23,8 +23,8 @@ DELTA_CONF = {
 def build_session(settings: Settings, app_name: str, extra_conf: dict[str, str] | None = None) -> SparkSession:
     """Start (or join) a session with the profile's settings.
 
-    Under spark-submit the master and jars come from the submit command; locally the
-    profile's master is used and Delta's jars are read from ./jars, offline.
+    Under spark-submit the master and jars come from the submit command, and so does any setting it gives (its
+    --conf over the profile's); locally the profile's master is used and Delta's jars are read from ./jars, offline.
     """
     builder = SparkSession.builder.appName(app_name)
     # spark-submit starts the JVM first and hands Python its gateway port.
@@ -35,6 +35,12 @@ def build_session(settings: Settings, app_name: str, extra_conf: dict[str, str] 
         builder = builder.master(settings.profile.master)
         builder = builder.config("spark.jars", ",".join(resolved_jars(settings.jars)))
     conf = {**DELTA_CONF, **settings.profile.spark_conf, **(extra_conf or {})}
+    if submitted:  # what the submit command sets (--conf, spark-defaults.conf) wins over the profile's defaults
+        from pyspark import SparkConf, SparkContext
+
+        SparkContext._ensure_initialized()  # attach to spark-submit's JVM: its system properties hold the --conf
+        given = {key for key, _ in SparkConf().getAll()}
+        conf = {key: value for key, value in conf.items() if key not in given}
     for key, value in conf.items():
         builder = builder.config(key, value)
     spark = builder.getOrCreate()

@@ -12,7 +12,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from etl.config import JIT_MODES, load_generator, load_settings
+from etl.config import JIT_MODES, PROJECT_ROOT, load_generator, load_settings
 from etl.model import ConfigError
 
 console = Console(stderr=True)
@@ -375,6 +375,28 @@ def reference(obj) -> None:
     settings = obj["settings"]
     for name, state in job.run(_session(settings, "reference"), settings).items():
         console.print(f"{name}: {state}")
+
+
+@main.command()
+@click.option("--out", default="dist", show_default=True, help="Folder to (re)write.")
+@click.pass_obj
+def package(obj, out: str) -> None:
+    """Build what spark-submit needs: the code zip, the entry point, conf/ as a zip, Delta's jars (README)."""
+    from analytics.tracking import git_revision
+    from etl.jars import JarsMissing, resolved_jars
+    from jobs.package import build
+
+    settings = obj["settings"]
+    try:
+        jars = resolved_jars(settings.jars)
+    except JarsMissing as exc:
+        raise click.ClickException(str(exc)) from None
+    built = build(PROJECT_ROOT, settings.conf_dir, jars, Path(settings.path(out)), git_revision())
+    jars = [name for name in built.files if name.startswith("jars/")]
+    for name, digest in built.files.items():
+        if not name.startswith("jars/"):
+            console.print(f"{digest[:12]}  {built.folder / name}", soft_wrap=True)
+    console.print(f"{len(jars)} jars in {built.folder / 'jars'}; spark-submit commands: README, On a cluster")
 
 
 @main.command()

@@ -268,10 +268,12 @@ def run_ingest(ctx: Context) -> tuple[Any, dict[str, str]]:
 
     o = ctx.options
     result = ingest.run(ctx.spark, ctx.settings, o.until, o.recover, ctx.progress, ctx.quality, rotate_key=o.rotate_key)
-    # under the run's lease nothing wrote since the commit: these are the versions the batch left
-    versions = Tables(ctx.settings).pin(ctx.spark, list(classify.INPUTS))
+    # under the run's lease nothing wrote since the commit: these are the versions the batch left (a feed that was
+    # never delivered has no table: classify names it)
+    tables = Tables(ctx.settings)
+    versions = {t: lake.version(ctx.spark, tables.path(t)) for t in classify.INPUTS}
     batch = {"batch_id": result.batch_id} if result.batch_id else {}
-    return result, batch | {k: str(v) for k, v in versions.items()}
+    return result, batch | {k: str(v) for k, v in versions.items() if v is not None}
 
 
 def run_classify(ctx: Context) -> tuple[Any, dict[str, str]]:
