@@ -92,11 +92,13 @@ def ingest_differences(spark, tables, reference) -> list[str]:
             out.append(f"{name}: {'exists' if here else 'missing'}, unlike the reference")
         elif here:
             out.append(differ(name, lake.read(spark, path), lake.read(spark, ref_path)))
-    committed = lake.read(spark, tables.batches).filter("status = 'committed' AND files > 0").select("batch_id")
-    history = lake.read(spark, tables.quality_history).join(committed, on="batch_id", how="left_semi")
-    keep = ["suite", "rule", "column", "success", "element_count", "unexpected_count"]
-    ref_history = lake.read(spark, reference.quality_history).select(keep)
-    out.append(differ("ops/quality_history", history.select(keep), ref_history))
+
+    def ingest_history(t):
+        committed = lake.read(spark, t.batches).filter("status = 'committed' AND files > 0").select("batch_id")
+        history = lake.read(spark, t.quality_history).join(committed, on="batch_id", how="left_semi")
+        return history.select("suite", "rule", "column", "success", "element_count", "unexpected_count")
+
+    out.append(differ("ops/quality_history", ingest_history(tables), ingest_history(reference)))
     return [d for d in out if d]
 
 
