@@ -186,6 +186,7 @@ def test_the_packaged_run_on_a_standalone_cluster_writes_what_local_mode_writes(
     tracking = local.pipeline.tracking.model_copy(update={"local_store": str(tmp_path / "local_mlflow")})
     local = local.model_copy(update={"pipeline": local.pipeline.model_copy(update={"tracking": tracking})})
     monkeypatch.setattr(cli, "_session", lambda s, name, extra=None: spark)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)  # an earlier test's mlflow.set_tracking_uri sets it
     res = CliRunner().invoke(cli.run, [], obj={"settings": local})
     assert res.exit_code == 0, res.output
     cluster_tables = Tables(settings_for(settings, tmp_path / "cluster_lake", str(landing)))

@@ -67,6 +67,7 @@ def gated_then_resumed(spark, settings, generated, tmp_path_factory):
     s = _settings(settings, tmp_path_factory, generated.landing, "run_lake")
     gold = [f"gold.{g}" for g in GOLD_TABLES]
     with pytest.MonkeyPatch.context() as mp:
+        mp.delenv("MLFLOW_TRACKING_URI", raising=False)  # an earlier test's mlflow.set_tracking_uri may have set it
         first = _invoke(spark, mp, _strict(s, tmp_path_factory), "--truth", generated.truth)
         after_first = _versions(spark, s, gold + list(ECONOMY)), _runs(s, "index-release")
         second = _invoke(spark, mp, s, "--truth", generated.truth)
