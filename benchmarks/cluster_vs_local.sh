@@ -20,7 +20,7 @@ CONFS=(--conf spark.sql.shuffle.partitions=1 --conf spark.default.parallelism=2
        --conf spark.databricks.delta.snapshotPartitions=1 --conf spark.databricks.delta.writeChecksumFile.enabled=false
        --conf spark.sql.codegen.wholeStage=false --conf spark.sql.adaptive.enabled=false --conf spark.ui.enabled=false)
 
-$BIN/python -m jobs package --out "$ROOT/dist" > /dev/null
+$BIN/python -m jobs package --out "$ROOT/dist" > /dev/null 2>&1
 PIDS=()
 stop() { for p in "${PIDS[@]}"; do kill -- "-$p" 2>/dev/null || true; done; }
 trap stop EXIT
